@@ -1,0 +1,1 @@
+"""Pure text helpers shared by the engines (no Django): normalisation, tokenising, masking."""

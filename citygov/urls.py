@@ -1,0 +1,29 @@
+"""URL map: pages, the REST API under /api/, OpenAPI schema and Swagger UI, and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from citygov.core import views as core_views
+
+admin.site.site_header = "citygov"
+admin.site.site_title = "citygov"
+
+api_patterns = [
+    path("", include("citygov.core.api.urls")),
+    path("", include("citygov.agencies.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("", include("citygov.core.urls")),
+    path("agencies/", include("citygov.agencies.urls")),
+    path("api/", include((api_patterns, "api"))),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
+
+handler403 = core_views.permission_denied
+handler404 = core_views.page_not_found
+handler500 = core_views.server_error
