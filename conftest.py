@@ -120,3 +120,14 @@ def client_for(client):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _huey_immediate():
+    """Tasks enqueued by code under test run inline (in memory), never into var/'s queue."""
+    from huey.contrib.djhuey import HUEY
+
+    previous = HUEY.immediate
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = previous

@@ -31,6 +31,7 @@ except config.ConfigError as exc:
     raise ImproperlyConfigured(f"citygov configuration error: {exc}") from None
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "static").mkdir(exist_ok=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

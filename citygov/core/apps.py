@@ -10,6 +10,6 @@ class CoreConfig(AppConfig):
     verbose_name = _("Platform core")
 
     def ready(self) -> None:
-        from citygov.core import dashboard
+        from citygov.core import dashboard, jobs  # noqa: F401 - importing registers the periodic jobs
 
         dashboard.register_core_tiles()
