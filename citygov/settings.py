@@ -190,6 +190,8 @@ if REDIS_URL:
 else:
     HUEY = {"huey_class": "huey.SqliteHuey", "name": "citygov", "filename": str(VAR_DIR / "huey.sqlite3"),
             "immediate": HUEY_IMMEDIATE}
+# Periodic jobs are scheduled in local time; Django sets the process time zone to TIME_ZONE (Asia/Taipei).
+HUEY["utc"] = False
 HUEY["consumer"] = {"workers": 2, "worker_type": "thread", "periodic": True}
 
 # --- logging: personal data is masked before it is written (see citygov.core.logging) -----------
