@@ -52,6 +52,24 @@ class User(AbstractUser):
             return True
         return capability in capabilities_for(self.role)
 
+    def has_perm(self, perm, obj=None) -> bool:
+        """City administrators hold every Django permission (the admin site); others use Django's rules."""
+        if self.is_active and self.role == Role.CITY_ADMIN:
+            return True
+        return super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label) -> bool:
+        if self.is_active and self.role == Role.CITY_ADMIN:
+            return True
+        return super().has_module_perms(app_label)
+
+    def save(self, *args, **kwargs) -> None:
+        # The Django admin's sign-in wants is_staff; it follows the role so the two never disagree.
+        self.is_staff = self.is_superuser or self.role == Role.CITY_ADMIN
+        if kwargs.get("update_fields") is not None and "role" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "is_staff"}
+        super().save(*args, **kwargs)
+
     def visible_agency_ids(self) -> frozenset[int] | None:
         """Agency ids this user may reach: their memberships and every agency below them.
 
