@@ -69,7 +69,8 @@ def make_user(db):
     from citygov.core.models import User
 
     def make(username: str, role: str = Role.AGENCY_ADMIN, agencies=(), **extra):
-        user = User.objects.create_user(username=username, password="correct horse battery", role=role, **extra)
+        user = User.objects.create_user(username=username, password="correct horse battery",  # noqa: S106
+                                        role=role, **extra)
         for agency in agencies:
             Membership.objects.create(user=user, agency=agency)
         return user

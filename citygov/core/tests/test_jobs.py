@@ -55,7 +55,7 @@ def test_prune_through_redis_queue():
     """Enqueue into a real Redis-backed Huey, then execute what a worker would dequeue."""
     from huey import RedisHuey
 
-    queue = RedisHuey(name="citygov-test-{}".format(os.getpid()), url=os.environ["CITYGOV_REDIS_URL"])
+    queue = RedisHuey(name=f"citygov-test-{os.getpid()}", url=os.environ["CITYGOV_REDIS_URL"])
     queue.flush()
     task = queue.task(name="test.prune")(jobs.prune_expired_sessions_now)
     _live, expired = make_sessions()
