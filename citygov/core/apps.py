@@ -11,5 +11,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from citygov.core import dashboard, jobs  # noqa: F401 - importing registers the periodic jobs
+        from citygov.core.api import schema  # noqa: F401 - registers the OpenAPI token scheme
 
         dashboard.register_core_tiles()

@@ -71,7 +71,10 @@ def browser_page(chromium):
     page.on("pageerror", lambda error: watched.problems.append(f"page error: {error}"))
     page.on("response", lambda response: watched.problems.append(f"HTTP {response.status}: {response.url}")
             if response.status >= 400 else None)
-    page.on("requestfailed", lambda request: watched.problems.append(f"request failed: {request.url} {request.failure}"))
+    # ERR_ABORTED is the browser cancelling a request because the page navigated on (e.g. a favicon
+    # still loading when the next page opens): not a failure of the site.
+    page.on("requestfailed", lambda request: watched.problems.append(f"request failed: {request.url} {request.failure}")
+            if "ERR_ABORTED" not in (request.failure or "") else None)
     yield watched
     context.close()
 
