@@ -35,7 +35,7 @@ bench: $(STAMP)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 messages: $(STAMP)
-	cd citygov && ../$(BIN)/citygov makemessages -l zh_Hant --no-obsolete --no-location && ../$(BIN)/citygov compilemessages -l zh_Hant
+	cd citygov && ../$(BIN)/citygov makemessages -l zh_Hant --no-obsolete --no-location --ignore "tests/*" --ignore "static/*" && ../$(BIN)/citygov compilemessages -l zh_Hant
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

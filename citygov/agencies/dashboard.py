@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from citygov.core import dashboard
 
@@ -10,7 +11,7 @@ def _agencies(user) -> dashboard.TileValue:
     from citygov.agencies.models import Agency
 
     count = Agency.objects.for_agency(user).filter(is_active=True).count()
-    return dashboard.TileValue(value=count, unit=str(_("agencies")), url=reverse("agencies:agency_list"),
+    return dashboard.TileValue(value=count, unit=str(pgettext_lazy("tile unit", "agencies")), url=reverse("agencies:agency_list"),
                                detail=str(_("Active agencies you can reach")),
                                status=dashboard.STATUS_OK if count else dashboard.STATUS_EMPTY)
 
@@ -19,7 +20,7 @@ def _districts(user) -> dashboard.TileValue:
     from citygov.agencies.models import District
 
     count = District.objects.count()
-    return dashboard.TileValue(value=count, unit=str(_("districts")), url=reverse("agencies:district_map"),
+    return dashboard.TileValue(value=count, unit=str(pgettext_lazy("tile unit", "districts")), url=reverse("agencies:district_map"),
                                detail=str(_("Taoyuan districts with boundaries")),
                                status=dashboard.STATUS_OK if count else dashboard.STATUS_EMPTY)
 
