@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from citygov.core.changelog import client_ip
 from citygov.core.models import ChangeAction, ChangeLog
+from citygov.core.text.masking import mask_personal_data
 
 AUTH_OBJECT_TYPE = "core.user"
 
@@ -66,7 +67,8 @@ def log_auth_event(action: str, username: str, request, *, actor=None, note: str
         action=action,
         object_type=AUTH_OBJECT_TYPE,
         object_id=str(user.pk) if user is not None else "",
-        object_repr=username[:200],
+        # A name that matches no account may be a password or an ID typed into the wrong box.
+        object_repr=(username if user is not None else mask_personal_data(username))[:200],
         note=note[:300],
         ip_address=client_ip(request),
     ).save()
