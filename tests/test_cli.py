@@ -120,3 +120,35 @@ def test_agencies_locate_from_the_command_line(tmp_path, address, expected):
     result = citygov("agencies", "locate", address, var_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+def test_worker_runs_a_queued_job(tmp_path):
+    """`citygov worker` (the Huey consumer) picks up a job that another process queued in var/."""
+    assert citygov("migrate", "-v0", var_dir=tmp_path).returncode == 0
+    environ = {**os.environ, "CITYGOV_VAR_DIR": str(tmp_path)}
+    environ.pop("DATABASE_URL", None)
+    environ.pop("CITYGOV_REDIS_URL", None)
+    log = tmp_path / "worker.log"
+    with open(log, "w") as handle:
+        worker = subprocess.Popen([sys.executable, "-m", "citygov.cli", "worker", "--workers", "1"], cwd=ROOT,
+                                  env=environ, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        script = ("from citygov.core.jobs import prune_expired_sessions\n"
+                  "result = prune_expired_sessions()\n"
+                  "print(result.id)\n")
+        queued = citygov("shell", "-c", script, var_dir=tmp_path)
+        assert queued.returncode == 0, queued.stderr
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "core.prune_expired_sessions" not in _executed(log):
+            time.sleep(0.5)
+        assert "core.prune_expired_sessions" in _executed(log), log.read_text()
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def _executed(log: Path) -> str:
+    return "\n".join(line for line in log.read_text().splitlines() if "Executing" in line or "executed" in line)
