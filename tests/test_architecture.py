@@ -46,7 +46,7 @@ def test_every_model_has_a_docstring(model):
 
 def service_functions():
     found = []
-    for path in sorted(PACKAGE.glob("*/services.py")):
+    for path in sorted(PACKAGE.glob("*/services.py")) + sorted(PACKAGE.glob("*/services/*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith(("do_", "check_")):

@@ -32,23 +32,34 @@ class Capability(models.TextChoices):
     VIEW_CHANGELOG = "changelog.view", _("View the change log")
     EXPORT = "data.export", _("Export data")
     VIEW_DASHBOARD = "dashboard.view", _("View the dashboard")
+    VIEW_POINTS = "points.view", _("View the points programme")
+    MANAGE_MERCHANTS = "points.merchants", _("Manage merchants and terminals")
+    MANAGE_MEMBERS = "points.members", _("Manage members")
+    MANAGE_CAMPAIGNS = "points.campaigns", _("Manage purchases and campaigns")
+    CONFIRM_DEPOSITS = "points.deposits", _("Confirm trust deposits")
+    ISSUE_POINTS = "points.issue", _("Issue points to members")
 
 
-CITY_WIDE_ROLES = frozenset({Role.CITY_ADMIN, Role.AUDITOR})
+# The points operator runs the programme for every agency; its capabilities keep it to points.
+CITY_WIDE_ROLES = frozenset({Role.CITY_ADMIN, Role.AUDITOR, Role.POINTS_OPERATOR})
 READ_ONLY_ROLES = frozenset({Role.AUDITOR})
 
 _STAFF = {Capability.VIEW_AGENCIES, Capability.VIEW_DASHBOARD}
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.CITY_ADMIN: frozenset(Capability.values),
-    Role.AGENCY_ADMIN: frozenset(_STAFF | {Capability.VIEW_USERS, Capability.MANAGE_USERS, Capability.MANAGE_AGENCIES}),
+    Role.AGENCY_ADMIN: frozenset(_STAFF | {Capability.VIEW_USERS, Capability.MANAGE_USERS, Capability.MANAGE_AGENCIES,
+                                           Capability.VIEW_POINTS, Capability.MANAGE_CAMPAIGNS,
+                                           Capability.ISSUE_POINTS}),
     Role.SECURITY_ANALYST: frozenset(_STAFF),
     Role.DATA_STEWARD: frozenset(_STAFF),
-    Role.POINTS_OPERATOR: frozenset(_STAFF),
+    Role.POINTS_OPERATOR: frozenset(_STAFF | {Capability.VIEW_POINTS, Capability.MANAGE_MERCHANTS,
+                                              Capability.MANAGE_MEMBERS, Capability.CONFIRM_DEPOSITS,
+                                              Capability.ISSUE_POINTS}),
     Role.MERCHANT: frozenset(),
     Role.AUDITOR: frozenset(
         {Capability.VIEW_AGENCIES, Capability.VIEW_DASHBOARD, Capability.VIEW_USERS, Capability.VIEW_CHANGELOG,
-         Capability.EXPORT}
+         Capability.EXPORT, Capability.VIEW_POINTS}
     ),
 }
 

@@ -1,0 +1,34 @@
+"""Models of the points app, re-exported here."""
+
+from citygov.points.models.ledger import (
+    ALLOWED_PAIRS,
+    Account,
+    AccountKind,
+    Campaign,
+    CampaignStatus,
+    ExpiryNotice,
+    Hold,
+    HoldAllocation,
+    HoldStatus,
+    IdempotencyRecord,
+    IdempotencyState,
+    LedgerException,
+    Lot,
+    NoticeKind,
+    Purchase,
+    PurchaseStatus,
+    Redemption,
+    RedemptionAllocation,
+    Refund,
+    Transfer,
+    TransferKind,
+)
+from citygov.points.models.members import Member, hash_national_id
+from citygov.points.models.merchants import Merchant, MerchantStatus, Terminal
+
+__all__ = [
+    "ALLOWED_PAIRS", "Account", "AccountKind", "Campaign", "CampaignStatus", "ExpiryNotice", "Hold",
+    "HoldAllocation", "HoldStatus", "IdempotencyRecord", "IdempotencyState", "LedgerException", "Lot", "Member",
+    "Merchant", "MerchantStatus", "NoticeKind", "Purchase", "PurchaseStatus", "Redemption", "RedemptionAllocation",
+    "Refund", "Terminal", "Transfer", "TransferKind", "hash_national_id",
+]
