@@ -9,6 +9,9 @@ from django.core.cache import cache
 
 from citygov.core.roles import Role
 
+# Fixtures shared by several apps' tests (the points programme is used by points tests and benches).
+pytest_plugins = ["citygov.points.tests.support"]
+
 
 def pytest_collection_modifyitems(config, items):
     """Skip tests that need a server which is not configured, with the reason."""

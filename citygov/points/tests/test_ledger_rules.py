@@ -22,7 +22,7 @@ from citygov.points.models import (
 )
 from citygov.points.queries import check_ledger, wallet
 from citygov.points.services import ledger
-from citygov.points.tests.support import T0, balance, make_campaign, make_merchant, now_plus, programme  # noqa: F401
+from citygov.points.tests.support import T0, balance, make_campaign, make_merchant, now_plus
 
 pytestmark = pytest.mark.django_db
 
