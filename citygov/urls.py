@@ -12,6 +12,8 @@ admin.site.site_title = "citygov"
 api_patterns = [
     path("", include("citygov.core.api.urls")),
     path("", include("citygov.agencies.api.urls")),
+    path("points/terminal/", include("citygov.points.api.terminal_urls")),
+    path("points/", include("citygov.points.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -19,6 +21,7 @@ api_patterns = [
 urlpatterns = [
     path("", include("citygov.core.urls")),
     path("agencies/", include("citygov.agencies.urls")),
+    path("points/", include("citygov.points.urls")),
     path("api/", include((api_patterns, "api"))),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,0 +1,3 @@
+"""Points API routes (filled in by the points API work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Points pages."""
+
+app_name = "points"
+
+urlpatterns: list = []
