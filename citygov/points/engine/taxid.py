@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _WEIGHTS = (1, 2, 1, 2, 1, 2, 4, 1)
-_FORMAT = re.compile(r"^\d{8}$")
+_FORMAT = re.compile(r"[0-9]{8}")
 
 
 def is_valid_tax_id(value: str) -> bool:
@@ -20,7 +20,7 @@ def is_valid_tax_id(value: str) -> bool:
     >>> is_valid_tax_id("04595258")
     False
     """
-    if not isinstance(value, str) or not _FORMAT.match(value):
+    if not isinstance(value, str) or not _FORMAT.fullmatch(value):
         return False
     total = 0
     for digit, weight in zip(value, _WEIGHTS, strict=True):

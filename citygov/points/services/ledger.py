@@ -625,11 +625,14 @@ def do_expire_lots(*, now=None, chunk: int = EXPIRY_CHUNK) -> int:
             balances = dict(Account.objects.select_for_update().filter(pk__in=[lot.account_id for lot in lots])
                             .order_by("pk").values_list("pk", "balance"))
             legs = []
+            expired_accounts: dict[int, Account] = {}
             for lot in lots:
                 remaining = balances.get(lot.account_id, 0)
                 if remaining > 0:
-                    legs.append(Leg(TransferKind.EXPIRE, lot.account,
-                                    singleton_account(AccountKind.EXPIRED, agency_id=lot.agency_id), remaining,
+                    if lot.agency_id not in expired_accounts:
+                        expired_accounts[lot.agency_id] = singleton_account(AccountKind.EXPIRED,
+                                                                            agency_id=lot.agency_id)
+                    legs.append(Leg(TransferKind.EXPIRE, lot.account, expired_accounts[lot.agency_id], remaining,
                                     lot.agency_id, {"lot_id": lot.pk}))
             post(legs, now=now)
             moved += len(legs)
