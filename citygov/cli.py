@@ -26,6 +26,7 @@ Platform:
   worker         run the background job consumer (Huey)
   demo           reload the demo data
   agencies       agencies and districts (e.g. `citygov agencies locate "桃園縣中壢市中正路100號"`)
+  points         the points programme (verify, expire, import-merchants, merchants)
 
 Any other Django management command also works (`citygov help` lists them).
 """

@@ -428,3 +428,38 @@ def test_expiry_is_idempotent(programme):
     assert ledger.do_expire_lots(now=lots[0].expires_at) == 0
     assert account_balance(AccountKind.EXPIRED, p.agency) == 475
     assert Transfer.objects.filter(kind=TransferKind.EXPIRE).count() == 5
+
+
+# --- the auditor command -------------------------------------------------------------------------
+
+def test_verify_command_passes_on_a_sound_ledger(programme):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    p = programme
+    grant(p, p.members[0])
+    out = io.StringIO()
+    call_command("points", "verify", "--format", "jsonl", stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[-1]["ok"] is True
+    figures = next(line for line in lines if line.get("agency_id") == p.agency.pk)
+    assert (figures["purchased"], figures["funded_unreserved"], figures["campaign_unissued"],
+            figures["member_available"], figures["balanced"]) == (100_000, 90_000, 9_900, 100, True)
+
+
+def test_verify_command_fails_on_a_tampered_balance(programme):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    p = programme
+    lot = grant(p, p.members[0])
+    Account.objects.filter(pk=lot.account_id).update(balance=99)  # tampering behind the ledger's back
+    err = io.StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("points", "verify", stdout=io.StringIO(), stderr=err)
+    assert caught.value.returncode == 1
+    assert f"account {lot.account_id} (lot): stored 99, rebuilt from transfers 100" in err.getvalue()
+    Account.objects.filter(pk=lot.account_id).update(balance=100)  # restore for the fixture's auditor

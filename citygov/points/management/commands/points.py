@@ -140,7 +140,57 @@ def _merchants(command: BaseCommand, options: dict) -> None:
                                  f"{'points' if merchant.points_enabled else '-'}")
 
 
+def _verify_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text")
+
+
+def _verify(command: BaseCommand, options: dict) -> None:
+    """The ledger auditor: rebuild balances from transfers and check every invariant (exit 1 on any finding)."""
+    from citygov.points.queries import check_ledger
+
+    health = check_ledger()
+    if options["format"] == "jsonl":
+        for figures in health.agencies:
+            write_json(command, {"agency_id": figures.agency_id, "purchased": figures.purchased,
+                                 "unfunded": figures.unfunded, "funded_unreserved": figures.funded_unreserved,
+                                 "campaign_unissued": figures.campaign_unissued,
+                                 "member_available": figures.member_available, "held": figures.held,
+                                 "merchant_unsettled": figures.merchant_unsettled, "settled": figures.settled,
+                                 "expired": figures.expired, "balanced": figures.balanced})
+        write_json(command, {"ok": health.ok, "accounts": health.accounts_checked,
+                             "transfers": health.transfers_checked, "problems": health.problems})
+    else:
+        command.stdout.write(f"accounts checked: {health.accounts_checked}, transfers: {health.transfers_checked}")
+        for figures in health.agencies:
+            command.stdout.write(f"agency {figures.agency_id}: purchased {figures.purchased} = accounted "
+                                 f"{figures.accounted} ({'ok' if figures.balanced else 'MISMATCH'})")
+        for problem in health.problems:
+            command.stderr.write(problem)
+        command.stdout.write("ledger ok" if health.ok else f"{len(health.problems)} problems")
+    if not health.ok:
+        raise CommandError("the ledger failed its checks", returncode=EXIT_FAILURE)
+
+
+def _expire_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text")
+
+
+def _expire(command: BaseCommand, options: dict) -> None:
+    """Release timed-out holds and expire lots whose time has come (what the periodic jobs do)."""
+    from citygov.points.services import ledger
+
+    holds = ledger.do_expire_holds()
+    lots = ledger.do_expire_lots()
+    if options["format"] == "jsonl":
+        write_json(command, {"holds_released": holds, "lots_expired": lots})
+    else:
+        command.stdout.write(f"holds released: {holds}, lots expired: {lots}")
+
+
 SUBCOMMANDS: dict[str, SubCommand] = {
+    "verify": SubCommand("Check the ledger: balances rebuilt from transfers, agency identities, holds.",
+                         _verify_arguments, _verify),
+    "expire": SubCommand("Release timed-out holds and expire due lots now.", _expire_arguments, _expire),
     "import-merchants": SubCommand("Import merchants from a CSV file (idempotent; bad rows reported by line).",
                                    _import_merchants_arguments, _import_merchants),
     "merchants": SubCommand("List merchants.", _merchants_arguments, _merchants),
