@@ -27,6 +27,8 @@ try:
     API_USER_RATE = _env.text("CITYGOV_API_USER_RATE", "2000/min")
     API_LOGIN_RATE = _env.text("CITYGOV_API_LOGIN_RATE", "10/min")
     HUEY_IMMEDIATE = _env.boolean("CITYGOV_HUEY_IMMEDIATE", default=False)
+    POINTS_TERMINAL_RATE = _env.text("CITYGOV_TERMINAL_RATE", "600/min")
+    POINTS_NOTICE_ADAPTER = _env.text("CITYGOV_POINTS_NOTICE_ADAPTER", "console")
 except config.ConfigError as exc:
     raise ImproperlyConfigured(f"citygov configuration error: {exc}") from None
 

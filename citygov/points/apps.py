@@ -10,6 +10,7 @@ class PointsConfig(AppConfig):
     verbose_name = _("Citizen-card points")
 
     def ready(self) -> None:
-        from citygov.points import dashboard
+        from citygov.points import dashboard, jobs  # noqa: F401 - importing registers the periodic jobs
+        from citygov.points.api import terminal_auth  # noqa: F401 - registers the OpenAPI terminal scheme
 
         dashboard.register()

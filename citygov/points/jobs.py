@@ -1,0 +1,30 @@
+"""Periodic jobs of the points app (Huey): hold time-outs and idempotency-key pruning."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from citygov.points.services import ledger
+from citygov.points.services.idempotency import prune_idempotency_records
+
+logger = logging.getLogger(__name__)
+
+
+@db_periodic_task(crontab(minute="*"), name="points.expire_holds")
+def expire_holds() -> int:
+    """Every minute: release holds whose 120 s ran out (captures also check the time themselves)."""
+    released = ledger.do_expire_holds()
+    if released:
+        logger.info("released %d timed-out holds", released)
+    return released
+
+
+@db_periodic_task(crontab(minute="29", hour="3"), name="points.prune_idempotency_records")
+def prune_idempotency() -> int:
+    """Nightly (03:29): delete idempotency keys first seen more than 30 days ago (R5 keeps them ≥ 30 days)."""
+    deleted = prune_idempotency_records(30)
+    logger.info("pruned %d idempotency records", deleted)
+    return deleted
