@@ -28,3 +28,22 @@ def prune_idempotency() -> int:
     deleted = prune_idempotency_records(30)
     logger.info("pruned %d idempotency records", deleted)
     return deleted
+
+
+@db_periodic_task(crontab(minute="5"), name="points.expire_lots")
+def expire_lots() -> int:
+    """Hourly (:05): move what is left in lots whose time has come to their agency's expired account."""
+    expired = ledger.do_expire_lots()
+    if expired:
+        logger.info("expired %d lots", expired)
+    return expired
+
+
+@db_periodic_task(crontab(minute="0", hour="9"), name="points.expiry_notices")
+def expiry_notices() -> int:
+    """Daily (09:00 Taipei): send the due D-60/D-30/D-7 expiry notices."""
+    from citygov.points.services.notices import do_send_expiry_notices
+
+    run = do_send_expiry_notices()
+    logger.info("sent %d expiry notices (%d members without consent skipped)", run.sent, run.skipped_no_consent)
+    return run.sent
