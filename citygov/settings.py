@@ -139,6 +139,9 @@ LANGUAGE_CODE = "zh-hant"
 LANGUAGES = [("zh-hant", "繁體中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Taipei"
+# Django's zh_Hant formats set no thousands separator; ours do, for templates that ask for grouping
+# (``floatformat:"g"``). Grouping is not switched on globally: ids inside links must stay ungrouped.
+FORMAT_MODULE_PATH = ["citygov.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -184,6 +187,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AgencyKindEnum": "citygov.agencies.models.AgencyKind",
+        "TransferKindEnum": "citygov.points.models.ledger.TransferKind",
+        "AccountKindEnum": "citygov.points.models.ledger.AccountKind",
+    },
 }
 
 # --- background jobs -------------------------------------------------------------------------

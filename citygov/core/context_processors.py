@@ -32,5 +32,6 @@ def navigation(request) -> dict:
         "citygov_version": citygov.__version__,
         "citygov_languages": settings.LANGUAGES,
         "can_view_changelog": can(Capability.VIEW_CHANGELOG),
+        "can_view_points": can(Capability.VIEW_POINTS),
         "can_open_admin": SimpleLazyObject(is_admin),
     }

@@ -6,6 +6,7 @@ Re-running is idempotent: existing demo accounts are kept.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -64,4 +65,10 @@ def seed_demo() -> DemoResult:
             agency = agencies.get(code)
             if agency is not None and agency.security_level != level:
                 do_update_agency(admin, agency.pk, {"security_level": level})
+    try:  # the points demo programme (citygov.points.demo); a failure there must not stop the core demo
+        from citygov.points.demo import seed_points_demo
+
+        seed_points_demo(admin)
+    except Exception:
+        logging.getLogger(__name__).exception("points demo data could not be seeded")
     return DemoResult(created=tuple(created), password=password if created else None)

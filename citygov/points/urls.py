@@ -1,5 +1,26 @@
-"""Points pages."""
+"""Points pages: overview, purchases, campaigns, lots, transfers, members (and wallets), merchants."""
+
+from django.urls import path
+
+from citygov.points import views
 
 app_name = "points"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("purchases/", views.purchase_list, name="purchase_list"),
+    path("purchases/<int:pk>/confirm-deposit/", views.purchase_confirm, name="purchase_confirm"),
+    path("campaigns/", views.campaign_list, name="campaign_list"),
+    path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/grant/", views.campaign_grant, name="campaign_grant"),
+    path("campaigns/<int:pk>/bulk-grant/", views.campaign_bulk_grant, name="campaign_bulk_grant"),
+    path("campaigns/<int:pk>/<slug:action>/", views.campaign_action, name="campaign_action"),
+    path("lots/", views.lot_list, name="lot_list"),
+    path("transfers/", views.transfer_list, name="transfer_list"),
+    path("members/", views.member_list, name="member_list"),
+    path("members/<int:pk>/", views.member_detail, name="member_detail"),
+    path("members/<int:pk>/wallet/", views.member_wallet, name="member_wallet"),
+    path("merchants/", views.merchant_list, name="merchant_list"),
+    path("merchants/<int:pk>/", views.merchant_detail, name="merchant_detail"),
+    path("merchants/<int:pk>/<slug:action>/", views.merchant_action, name="merchant_action"),
+]

@@ -93,13 +93,16 @@ def test_dashboard_shows_reference_counts_and_empty_modules(client_for, city_adm
         ("datagov.overview", None, ""),
         ("exchange.overview", None, ""),
         ("points.overview", None, ""),
+        ("points.issued", None, ""),
+        ("points.merchants", None, ""),
+        ("points.ledger", None, ""),
         ("assistant.overview", None, ""),
     ]
     html = response.content.decode()
     assert '<span class="tile-value">100</span>' in html
     assert '<span class="tile-value">13</span>' in html
-    assert html.count('class="tile-empty-text"') == 6
-    assert html.count('class="tile-finding"') == 6
+    assert html.count('class="tile-empty-text"') == 9
+    assert html.count('class="tile-finding"') == 8
 
 
 def test_dashboard_counts_only_the_agency_admins_agencies(client_for, admin_a, agency_b):

@@ -1,3 +1,19 @@
-"""Points API routes (filled in by the points API work)."""
+"""Points API routes (operator, agencies, auditors), mounted at /api/points/."""
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from citygov.points.api import views
+
+router = SimpleRouter()
+router.register("purchases", views.PurchaseViewSet, basename="points-purchase")
+router.register("campaigns", views.CampaignViewSet, basename="points-campaign")
+router.register("lots", views.LotViewSet, basename="points-lot")
+router.register("transfers", views.TransferViewSet, basename="points-transfer")
+router.register("members", views.MemberViewSet, basename="points-member")
+router.register("merchants", views.MerchantViewSet, basename="points-merchant")
+
+urlpatterns = [
+    path("ledger/health/", views.LedgerHealthView.as_view(), name="points-ledger-health"),
+    *router.urls,
+]
