@@ -51,3 +51,21 @@ def member_factory(db):
                                      **extra)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _ledger_auditor(request):
+    """After every points test that touched the database, the ledger must pass the auditor.
+
+    A test that tampers with balances on purpose marks itself ``@pytest.mark.ledger_tampered``.
+    """
+    yield
+    if "ledger_tampered" in request.keywords or "django_db_setup" not in request.fixturenames:
+        return
+    if not any(name in request.fixturenames for name in ("db", "transactional_db")) \
+            and request.node.get_closest_marker("django_db") is None:
+        return
+    from citygov.points.queries import check_ledger
+
+    problems = check_ledger().problems
+    assert problems == [], problems
