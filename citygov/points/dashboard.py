@@ -45,7 +45,7 @@ def _outstanding(user) -> dashboard.TileValue:
     """Points members hold (available in lots + held by terminals) in the user's agencies."""
     if not _started(user):
         return _empty()
-    from citygov.points.views import totals_for
+    from citygov.points.queries import totals_for
 
     totals = totals_for(user)
     return dashboard.TileValue(
@@ -59,7 +59,7 @@ def _issued(user) -> dashboard.TileValue:
     """Points granted this month, against last month (in full, and up to the same point of the month)."""
     if not _started(user):
         return _empty()
-    from citygov.points.views import issued_between, month_start
+    from citygov.points.queries import issued_between, month_start
 
     now = timezone.now()
     this_start, last_start = month_start(now), month_start(now, 1)
@@ -108,7 +108,7 @@ def _ledger(user) -> dashboard.TileValue:
     """The ledger auditor's finding: 0 problems, or how many (details on the points overview)."""
     if not _started(user):
         return _empty()
-    from citygov.points.views import recent_ledger_health
+    from citygov.points.queries import recent_ledger_health
 
     health, _checked_at = recent_ledger_health()
     summary = {"problems": len(health.problems), "accounts": health.accounts_checked,

@@ -6,13 +6,17 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Sum
+from django.core.cache import cache
+from django.db.models import Count, F, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from citygov.points.models import (
     Account,
     AccountKind,
+    Campaign,
     Hold,
+    HoldAllocation,
     HoldStatus,
     Lot,
     Member,
@@ -20,6 +24,7 @@ from citygov.points.models import (
     Redemption,
     Refund,
     Transfer,
+    TransferKind,
 )
 
 
@@ -173,3 +178,153 @@ def wallet(member: Member, *, now: dt.datetime | None = None) -> Wallet:
     held = Hold.objects.filter(member=member, status=HoldStatus.OPEN).aggregate(
         t=Sum("amount"))["t"] or 0
     return Wallet(member.card_number, sum(x.remaining for x in lots if x.spendable), held, tuple(lots))
+
+
+# --- figures for pages, the API and the dashboard tiles ---------------------------------------------
+
+CHART_MONTHS = 12
+TK = TransferKind
+SPENT_KINDS = (TK.REDEEM, TK.CAPTURE)
+REFUND_KINDS = (TK.REFUND, TK.REFUND_EXPIRED, TK.REFUND_TO_CAMPAIGN)
+EXPIRED_KINDS = (TK.EXPIRE, TK.RELEASE_EXPIRED, TK.REFUND_EXPIRED)
+
+
+LEDGER_HEALTH_CACHE_KEY = "points:ledger-health"
+# Pages and tiles reuse one ledger check this long (it rebuilds every balance); the API runs it live.
+LEDGER_HEALTH_CACHE_SECONDS = 60
+
+
+def recent_ledger_health() -> tuple[LedgerHealth, dt.datetime]:
+    """The ledger check's result and when it ran, at most ``LEDGER_HEALTH_CACHE_SECONDS`` old."""
+    cached = cache.get(LEDGER_HEALTH_CACHE_KEY)
+    if cached is None:
+        cached = (check_ledger(), timezone.now())
+        cache.set(LEDGER_HEALTH_CACHE_KEY, cached, LEDGER_HEALTH_CACHE_SECONDS)
+    return cached
+
+
+def scoped_figures(user) -> list[AgencyFigures]:
+    """The agency identity's terms for each agency ``user`` may reach, by agency id."""
+    ids = user.visible_agency_ids()
+    return [f for f in agency_figures() if ids is None or f.agency_id in ids]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Programme totals over the agencies a user may reach (points).
+
+    ``spent`` is net of refunds (merchant payables, unsettled and settled); ``issued`` is every
+    grant ever made, reversed ones included.
+    """
+
+    purchased: int = 0
+    unfunded: int = 0
+    funded_unreserved: int = 0
+    campaign_unissued: int = 0
+    issued: int = 0
+    available: int = 0
+    held: int = 0
+    spent: int = 0
+    expired: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        """Points members still have: available in their lots plus held by terminals."""
+        return self.available + self.held
+
+
+def totals_for(user, figures: list[AgencyFigures] | None = None) -> Totals:
+    """The programme totals ``user`` may see."""
+    figures = scoped_figures(user) if figures is None else figures
+    issued = Transfer.objects.for_agency(user).filter(kind=TK.GRANT).aggregate(t=Sum("amount"))["t"] or 0
+    return Totals(
+        purchased=sum(f.purchased for f in figures),
+        unfunded=sum(f.unfunded for f in figures),
+        funded_unreserved=sum(f.funded_unreserved for f in figures),
+        campaign_unissued=sum(f.campaign_unissued for f in figures),
+        issued=issued,
+        available=sum(f.member_available for f in figures),
+        held=sum(f.held for f in figures),
+        spent=sum(f.merchant_unsettled + f.settled for f in figures),
+        expired=sum(f.expired for f in figures),
+    )
+
+
+def month_start(moment: dt.datetime, back: int = 0) -> dt.datetime:
+    """Midnight of the first day of the month ``back`` months before ``moment``'s (site time zone)."""
+    local = timezone.localtime(moment)
+    index = local.year * 12 + local.month - 1 - back
+    return local.replace(year=index // 12, month=index % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def monthly_series(user, *, months: int = CHART_MONTHS, now: dt.datetime | None = None) -> dict:
+    """Points issued, spent (net of refunds) and expired per calendar month, oldest first."""
+    now = now or timezone.now()
+    start = month_start(now, months - 1)
+    labels = [month_start(now, back).strftime("%Y-%m") for back in range(months - 1, -1, -1)]
+    series = {name: dict.fromkeys(labels, 0) for name in ("issued", "spent", "expired")}
+    rows = (Transfer.objects.for_agency(user).filter(created_at__gte=start)
+            .filter(kind__in=(TK.GRANT, *SPENT_KINDS, *REFUND_KINDS, *EXPIRED_KINDS))
+            .annotate(month=TruncMonth("created_at")).order_by().values("month", "kind").annotate(t=Sum("amount")))
+    for row in rows:
+        label = timezone.localtime(row["month"]).strftime("%Y-%m") if timezone.is_aware(row["month"]) \
+            else row["month"].strftime("%Y-%m")
+        if label not in series["issued"]:
+            continue
+        kind, amount = row["kind"], row["t"] or 0
+        if kind == TK.GRANT:
+            series["issued"][label] += amount
+        if kind in SPENT_KINDS:
+            series["spent"][label] += amount
+        if kind in REFUND_KINDS:
+            series["spent"][label] -= amount
+        if kind in EXPIRED_KINDS:
+            series["expired"][label] += amount
+    return {"months": labels, **{name: list(values.values()) for name, values in series.items()}}
+
+
+def issued_between(user, start: dt.datetime, end: dt.datetime) -> int:
+    """Points granted in [start, end) within ``user``'s agencies."""
+    return Transfer.objects.for_agency(user).filter(kind=TK.GRANT, created_at__gte=start, created_at__lt=end) \
+        .aggregate(t=Sum("amount"))["t"] or 0
+
+
+def campaigns_with_stats(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """Campaigns annotated with ``issued`` (points granted), ``lot_count`` and ``unissued`` (budget left)."""
+    return queryset.select_related("agency", "account").annotate(
+        issued=Coalesce(Sum("lots__points"), 0), lot_count=Count("lots"),
+        unissued=Coalesce(F("account__balance"), 0))
+
+
+def lots_for(user) -> QuerySet[Lot]:
+    """Lots ``user`` may reach, with what they still hold (``remaining``)."""
+    return Lot.objects.for_agency(user).select_related("member", "campaign", "agency", "account") \
+        .annotate(remaining=F("account__balance"))
+
+
+def transfers_for(user) -> QuerySet[Transfer]:
+    """Transfers ``user`` may reach, newest first, with their accounts and references loaded."""
+    return Transfer.objects.for_agency(user).select_related(
+        "debit", "credit", "agency", "campaign", "lot__member", "merchant").order_by("-created_at", "-id")
+
+
+def scoped_wallet(user, member: Member, *, now: dt.datetime | None = None) -> Wallet:
+    """The member's wallet as ``user`` may see it: agency users see only their agencies' lots and the
+    points held from them; city-wide users see everything."""
+    full = wallet(member, now=now)
+    if user.visible_agency_ids() is None:
+        return full
+    visible = set(Lot.objects.for_agency(user).filter(member=member).values_list("pk", flat=True))
+    lots = tuple(lot for lot in full.lots if lot.lot_id in visible)
+    held = HoldAllocation.objects.filter(hold__member=member, hold__status=HoldStatus.OPEN, lot_id__in=visible) \
+        .aggregate(t=Sum("amount"))["t"] or 0
+    return Wallet(full.card_number, sum(lot.remaining for lot in lots if lot.spendable), held, lots)
+
+
+def member_history(user, member: Member) -> QuerySet[Transfer]:
+    """Transfers touching the member's lots (that ``user`` may reach), newest first."""
+    return transfers_for(user).filter(lot__member=member)
+
+
+# --- bulk-grant files ---------------------------------------------------------------------------
+

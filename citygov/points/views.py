@@ -6,14 +6,12 @@ transfers) are read through ``for_agency(user)``, so another agency's row is a 4
 CSRF and call one service each; a service's refusal is shown on the form (a role that may not act
 gets the 403 page).
 
-The read-side helpers at the top are shared with the REST API and the dashboard tiles.
+Read-side helpers live in ``citygov.points.queries``; the bulk-grant file upload in
+``citygov.points.services.grants``.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -22,11 +20,9 @@ from functools import wraps
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,251 +31,36 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from citygov.core.errors import Forbidden, InvalidInput, ServiceError
+from citygov.core.errors import Forbidden, ServiceError
 from citygov.core.roles import Capability
 from citygov.points import filtersets
 from citygov.points.models import (
     Campaign,
     CampaignStatus,
-    HoldAllocation,
-    HoldStatus,
-    Lot,
     Member,
     Merchant,
     MerchantStatus,
     Purchase,
     Terminal,
-    Transfer,
-    TransferKind,
 )
-from citygov.points.queries import AgencyFigures, LedgerHealth, Wallet, agency_figures, check_ledger, wallet
+from citygov.points.queries import (
+    campaigns_with_stats,
+    lots_for,
+    member_history,
+    monthly_series,
+    recent_ledger_health,
+    scoped_figures,
+    scoped_wallet,
+    totals_for,
+    transfers_for,
+)
 from citygov.points.services import ledger
+from citygov.points.services.grants import BulkGrantResult, do_bulk_grant_from_file
 
 PAGE_SIZE = 50
 # Far above any real programme (NT$1 trillion), far below the database's 64-bit limit.
 MAX_POINTS = 10**12
 HISTORY_PAGE_SIZE = 50
-CHART_MONTHS = 12
-
-# --- read-side helpers (shared with the API and the dashboard) ----------------------------------
-
-TK = TransferKind
-SPENT_KINDS = (TK.REDEEM, TK.CAPTURE)
-REFUND_KINDS = (TK.REFUND, TK.REFUND_EXPIRED, TK.REFUND_TO_CAMPAIGN)
-EXPIRED_KINDS = (TK.EXPIRE, TK.RELEASE_EXPIRED, TK.REFUND_EXPIRED)
-
-
-LEDGER_HEALTH_CACHE_KEY = "points:ledger-health"
-# Pages and tiles reuse one ledger check this long (it rebuilds every balance); the API runs it live.
-LEDGER_HEALTH_CACHE_SECONDS = 60
-
-
-def recent_ledger_health() -> tuple[LedgerHealth, dt.datetime]:
-    """The ledger check's result and when it ran, at most ``LEDGER_HEALTH_CACHE_SECONDS`` old."""
-    cached = cache.get(LEDGER_HEALTH_CACHE_KEY)
-    if cached is None:
-        cached = (check_ledger(), timezone.now())
-        cache.set(LEDGER_HEALTH_CACHE_KEY, cached, LEDGER_HEALTH_CACHE_SECONDS)
-    return cached
-
-
-def scoped_figures(user) -> list[AgencyFigures]:
-    """The agency identity's terms for each agency ``user`` may reach, by agency id."""
-    ids = user.visible_agency_ids()
-    return [f for f in agency_figures() if ids is None or f.agency_id in ids]
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Programme totals over the agencies a user may reach (points).
-
-    ``spent`` is net of refunds (merchant payables, unsettled and settled); ``issued`` is every
-    grant ever made, reversed ones included.
-    """
-
-    purchased: int = 0
-    unfunded: int = 0
-    funded_unreserved: int = 0
-    campaign_unissued: int = 0
-    issued: int = 0
-    available: int = 0
-    held: int = 0
-    spent: int = 0
-    expired: int = 0
-
-    @property
-    def outstanding(self) -> int:
-        """Points members still have: available in their lots plus held by terminals."""
-        return self.available + self.held
-
-
-def totals_for(user, figures: list[AgencyFigures] | None = None) -> Totals:
-    """The programme totals ``user`` may see."""
-    figures = scoped_figures(user) if figures is None else figures
-    issued = Transfer.objects.for_agency(user).filter(kind=TK.GRANT).aggregate(t=Sum("amount"))["t"] or 0
-    return Totals(
-        purchased=sum(f.purchased for f in figures),
-        unfunded=sum(f.unfunded for f in figures),
-        funded_unreserved=sum(f.funded_unreserved for f in figures),
-        campaign_unissued=sum(f.campaign_unissued for f in figures),
-        issued=issued,
-        available=sum(f.member_available for f in figures),
-        held=sum(f.held for f in figures),
-        spent=sum(f.merchant_unsettled + f.settled for f in figures),
-        expired=sum(f.expired for f in figures),
-    )
-
-
-def month_start(moment: dt.datetime, back: int = 0) -> dt.datetime:
-    """Midnight of the first day of the month ``back`` months before ``moment``'s (site time zone)."""
-    local = timezone.localtime(moment)
-    index = local.year * 12 + local.month - 1 - back
-    return local.replace(year=index // 12, month=index % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def monthly_series(user, *, months: int = CHART_MONTHS, now: dt.datetime | None = None) -> dict:
-    """Points issued, spent (net of refunds) and expired per calendar month, oldest first."""
-    now = now or timezone.now()
-    start = month_start(now, months - 1)
-    labels = [month_start(now, back).strftime("%Y-%m") for back in range(months - 1, -1, -1)]
-    series = {name: dict.fromkeys(labels, 0) for name in ("issued", "spent", "expired")}
-    rows = (Transfer.objects.for_agency(user).filter(created_at__gte=start)
-            .filter(kind__in=(TK.GRANT, *SPENT_KINDS, *REFUND_KINDS, *EXPIRED_KINDS))
-            .annotate(month=TruncMonth("created_at")).order_by().values("month", "kind").annotate(t=Sum("amount")))
-    for row in rows:
-        label = timezone.localtime(row["month"]).strftime("%Y-%m") if timezone.is_aware(row["month"]) \
-            else row["month"].strftime("%Y-%m")
-        if label not in series["issued"]:
-            continue
-        kind, amount = row["kind"], row["t"] or 0
-        if kind == TK.GRANT:
-            series["issued"][label] += amount
-        if kind in SPENT_KINDS:
-            series["spent"][label] += amount
-        if kind in REFUND_KINDS:
-            series["spent"][label] -= amount
-        if kind in EXPIRED_KINDS:
-            series["expired"][label] += amount
-    return {"months": labels, **{name: list(values.values()) for name, values in series.items()}}
-
-
-def issued_between(user, start: dt.datetime, end: dt.datetime) -> int:
-    """Points granted in [start, end) within ``user``'s agencies."""
-    return Transfer.objects.for_agency(user).filter(kind=TK.GRANT, created_at__gte=start, created_at__lt=end) \
-        .aggregate(t=Sum("amount"))["t"] or 0
-
-
-def campaigns_with_stats(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
-    """Campaigns annotated with ``issued`` (points granted), ``lot_count`` and ``unissued`` (budget left)."""
-    return queryset.select_related("agency", "account").annotate(
-        issued=Coalesce(Sum("lots__points"), 0), lot_count=Count("lots"),
-        unissued=Coalesce(F("account__balance"), 0))
-
-
-def lots_for(user) -> QuerySet[Lot]:
-    """Lots ``user`` may reach, with what they still hold (``remaining``)."""
-    return Lot.objects.for_agency(user).select_related("member", "campaign", "agency", "account") \
-        .annotate(remaining=F("account__balance"))
-
-
-def transfers_for(user) -> QuerySet[Transfer]:
-    """Transfers ``user`` may reach, newest first, with their accounts and references loaded."""
-    return Transfer.objects.for_agency(user).select_related(
-        "debit", "credit", "agency", "campaign", "lot__member", "merchant").order_by("-created_at", "-id")
-
-
-def scoped_wallet(user, member: Member, *, now: dt.datetime | None = None) -> Wallet:
-    """The member's wallet as ``user`` may see it: agency users see only their agencies' lots and the
-    points held from them; city-wide users see everything."""
-    full = wallet(member, now=now)
-    if user.visible_agency_ids() is None:
-        return full
-    visible = set(Lot.objects.for_agency(user).filter(member=member).values_list("pk", flat=True))
-    lots = tuple(lot for lot in full.lots if lot.lot_id in visible)
-    held = HoldAllocation.objects.filter(hold__member=member, hold__status=HoldStatus.OPEN, lot_id__in=visible) \
-        .aggregate(t=Sum("amount"))["t"] or 0
-    return Wallet(full.card_number, sum(lot.remaining for lot in lots if lot.spendable), held, lots)
-
-
-def member_history(user, member: Member) -> QuerySet[Transfer]:
-    """Transfers touching the member's lots (that ``user`` may reach), newest first."""
-    return transfers_for(user).filter(lot__member=member)
-
-
-# --- bulk-grant files ---------------------------------------------------------------------------
-
-CARD_COLUMN = "card_number"
-
-
-@dataclass(frozen=True)
-class RefusedLine:
-    """One card of a bulk-grant file that got no lot: its physical line, the card and why."""
-
-    line: int
-    card_number: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class BulkGrantResult:
-    """What a bulk grant did: cards read, lots granted, points granted and each refused line."""
-
-    lines: int
-    granted: int
-    points: int
-    refused: tuple[RefusedLine, ...]
-
-
-def read_card_numbers(upload) -> list[tuple[int, str]]:
-    """(physical line, card number) for each card in an uploaded CSV (UTF-8 or Big5).
-
-    The file is one card number per line, or a CSV whose header has a ``card_number`` column (other
-    columns are ignored). Blank lines are skipped; line numbers count every physical line.
-    """
-    raw = upload.read()
-    for encoding in ("utf-8-sig", "cp950"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InvalidInput(_("The file is neither UTF-8 nor Big5 text."), code="unreadable_file",
-                           fields={"file": [_("The file is neither UTF-8 nor Big5 text.")]})
-    reader = csv.reader(io.StringIO(text, newline=""))
-    cards: list[tuple[int, str]] = []
-    column: int | None = None
-    first = True
-    line = 1
-    try:
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            if first:
-                first = False
-                header = [cell.strip().lower() for cell in cells]
-                if CARD_COLUMN in header:
-                    column = header.index(CARD_COLUMN)
-                    continue
-            index = column if column is not None else 0
-            cards.append((start, cells[index].strip() if index < len(cells) else ""))
-    except csv.Error as exc:
-        message = _("The file is not valid CSV near line {line}: {reason}").format(line=line, reason=exc)
-        raise InvalidInput(message, code="unreadable_file", fields={"file": [message]}) from None
-    return cards
-
-
-def bulk_grant_from_file(actor, campaign_id: int, upload) -> BulkGrantResult:
-    """Read the card numbers of an uploaded file and grant through ``do_bulk_grant``, reporting by line."""
-    cards = read_card_numbers(upload)
-    if not cards:
-        raise InvalidInput(_("The file holds no card numbers."), code="empty_file",
-                           fields={"file": [_("The file holds no card numbers.")]})
-    report = ledger.do_bulk_grant(actor, campaign_id, [card for _line, card in cards])
-    refused = tuple(RefusedLine(cards[index - 1][0], card, reason) for index, card, reason in report.refused)
-    return BulkGrantResult(lines=len(cards), granted=report.granted, points=report.points, refused=refused)
-
 
 # --- page plumbing ------------------------------------------------------------------------------
 
@@ -582,7 +363,7 @@ def campaign_bulk_grant(request: HttpRequest, pk: int) -> HttpResponse:
     result = None
     if form.is_valid():
         try:
-            result = bulk_grant_from_file(request.user, campaign.pk, form.cleaned_data["file"])
+            result = do_bulk_grant_from_file(request.user, campaign.pk, form.cleaned_data["file"])
         except ServiceError as exc:
             show_service_error(form, exc)
     return _campaign_page(request, campaign.pk, bulk_form=form, bulk_result=result)

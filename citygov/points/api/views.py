@@ -22,18 +22,18 @@ from citygov.core.roles import Capability
 from citygov.points import filtersets
 from citygov.points.api import serializers as s
 from citygov.points.models import Campaign, Member, Merchant, Purchase
-from citygov.points.queries import check_ledger
-from citygov.points.services import ledger
-from citygov.points.services import members as member_services
-from citygov.points.services import merchants as merchant_services
-from citygov.points.views import (
-    bulk_grant_from_file,
+from citygov.points.queries import (
     campaigns_with_stats,
+    check_ledger,
     lots_for,
     scoped_figures,
     scoped_wallet,
     transfers_for,
 )
+from citygov.points.services import ledger
+from citygov.points.services import members as member_services
+from citygov.points.services import merchants as merchant_services
+from citygov.points.services.grants import do_bulk_grant_from_file
 
 
 class _ScopedWrites:
@@ -140,7 +140,7 @@ class CampaignViewSet(_ScopedWrites, mixins.ListModelMixin, mixins.RetrieveModel
         campaign = self.get_object()
         data = s.CsvUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = bulk_grant_from_file(request.user, campaign.pk, data.validated_data["file"])
+        result = do_bulk_grant_from_file(request.user, campaign.pk, data.validated_data["file"])
         return Response(s.BulkGrantReportSerializer(asdict(result)).data)
 
 

@@ -25,7 +25,7 @@ from citygov.points.models import (
 )
 from citygov.points.services import ledger
 from citygov.points.tests.support import T0, make_campaign, now_plus
-from citygov.points.views import month_start, monthly_series
+from citygov.points.queries import month_start, monthly_series
 
 pytestmark = pytest.mark.django_db
 
