@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def citygov(*args: str, var_dir: Path, extra_env: dict | None = None, timeout: int = 180, stdin: str | None = None):
     environ = {**os.environ, "CITYGOV_VAR_DIR": str(var_dir), **(extra_env or {})}
+    # A fresh state directory, as on a newcomer's machine: SQLite and the SQLite job queue.
     environ.pop("DATABASE_URL", None)
+    environ.pop("CITYGOV_REDIS_URL", None)
     return subprocess.run([sys.executable, "-m", "citygov.cli", *args], cwd=ROOT, env=environ, input=stdin,
                           capture_output=True, text=True, timeout=timeout)
 
