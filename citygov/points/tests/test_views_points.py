@@ -23,9 +23,9 @@ from citygov.points.models import (
     Redemption,
     Transfer,
 )
+from citygov.points.queries import month_start, monthly_series
 from citygov.points.services import ledger
 from citygov.points.tests.support import T0, make_campaign, now_plus
-from citygov.points.queries import month_start, monthly_series
 
 pytestmark = pytest.mark.django_db
 
