@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Domain apps that keep their own zh-Hant catalogue in citygov/<app>/locale.
+APP_CATALOGUES := $(patsubst citygov/%/locale,%,$(wildcard citygov/*/locale))
 
 .PHONY: run test test-fast lint bench venv clean messages
 
@@ -35,7 +37,12 @@ bench: $(STAMP)
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 messages: $(STAMP)
-	cd citygov && ../$(BIN)/citygov makemessages -l zh_Hant --no-obsolete --no-location --ignore "tests/*" --ignore "static/*" && ../$(BIN)/citygov compilemessages -l zh_Hant
+	cd citygov && ../$(BIN)/citygov makemessages -l zh_Hant --no-obsolete --no-location --ignore "tests/*" --ignore "static/*" $(foreach app,$(APP_CATALOGUES),--ignore "$(app)/*")
+	@for app in $(APP_CATALOGUES); do \
+		echo "== citygov/$$app/locale"; \
+		(cd citygov/$$app && CITYGOV_APP_CATALOGUE=1 ../../$(BIN)/citygov makemessages -l zh_Hant --no-obsolete --no-location --ignore "tests/*") || exit 1; \
+	done
+	cd citygov && ../$(BIN)/citygov compilemessages -l zh_Hant
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

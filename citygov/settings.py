@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -137,7 +138,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 # --- i18n ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hant"
 LANGUAGES = [("zh-hant", "繁體中文"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The project catalogue (citygov/locale) holds core, agencies, points and the shared templates; a
+# domain app may keep its own catalogue in <app>/locale, which Django finds through the app. `make
+# messages` runs makemessages inside such an app with CITYGOV_APP_CATALOGUE set, so that its strings
+# land in the app's catalogue rather than the project's.
+LOCALE_PATHS = [] if os.environ.get("CITYGOV_APP_CATALOGUE") else [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Taipei"
 # Django's zh_Hant formats set no thousands separator; ours do, for templates that ask for grouping
 # (``floatformat:"g"``). Grouping is not switched on globally: ids inside links must stay ungrouped.

@@ -84,25 +84,20 @@ def test_dashboard_shows_reference_counts_and_empty_modules(client_for, city_adm
     response = client_for(city_admin).get("/")
 
     assert response.status_code == 200
-    figures = [(card.tile.key, card.value.value, card.figure) for card in response.context["cards"]]
-    assert figures == [
-        ("agencies.count", 100, "100"),
-        ("agencies.districts", 13, "13"),
-        ("security.overview", None, ""),
-        ("soc.overview", None, ""),
-        ("datagov.overview", None, ""),
-        ("exchange.overview", None, ""),
-        ("points.overview", None, ""),
-        ("points.issued", None, ""),
-        ("points.merchants", None, ""),
-        ("points.ledger", None, ""),
-        ("assistant.overview", None, ""),
-    ]
+    cards = response.context["cards"]
+    figures = {card.tile.key: (card.value.value, card.figure) for card in cards}
+    assert list(figures)[:2] == ["agencies.count", "agencies.districts"]
+    assert figures["agencies.count"] == (100, "100")
+    assert figures["agencies.districts"] == (13, "13")
+    # Every domain module shows its empty state on a database with reference data only.
+    others = [key for key in figures if not key.startswith("agencies.")]
+    assert {key.split(".")[0] for key in others} == {"security", "soc", "datagov", "exchange", "points", "assistant"}
+    assert [figures[key] for key in others] == [(None, "")] * len(others)
     html = response.content.decode()
     assert '<span class="tile-value">100</span>' in html
     assert '<span class="tile-value">13</span>' in html
-    assert html.count('class="tile-empty-text"') == 9
-    assert html.count('class="tile-finding"') == 8
+    assert html.count('class="tile-empty-text"') == len(others)
+    assert html.count('class="tile-finding"') == sum(1 for card in cards if card.tile.audit_finding)
 
 
 def test_dashboard_counts_only_the_agency_admins_agencies(client_for, admin_a, agency_b):
