@@ -30,6 +30,14 @@ try:
     HUEY_IMMEDIATE = _env.boolean("CITYGOV_HUEY_IMMEDIATE", default=False)
     POINTS_TERMINAL_RATE = _env.text("CITYGOV_TERMINAL_RATE", "600/min")
     POINTS_NOTICE_ADAPTER = _env.text("CITYGOV_POINTS_NOTICE_ADAPTER", "console")
+    # Settlement: who instructs which trust account, and the operator's Ed25519 key (the key itself,
+    # or a file; never in the repository). Without a key, batches are built unsigned.
+    POINTS_OPERATOR_NAME = _env.text("CITYGOV_POINTS_OPERATOR_NAME", "桃園市市民卡點數營運單位")
+    POINTS_TRUST_BANK = _env.text("CITYGOV_POINTS_TRUST_BANK", "信託銀行（請設定 CITYGOV_POINTS_TRUST_BANK）")
+    POINTS_TRUST_ACCOUNT = _env.text("CITYGOV_POINTS_TRUST_ACCOUNT", "000000000000")
+    POINTS_SIGNING_KEY = _env.text("CITYGOV_POINTS_SIGNING_KEY", "")
+    POINTS_SIGNING_KEY_FILE = _env.text("CITYGOV_POINTS_SIGNING_KEY_FILE", str(VAR_DIR / "points_signing_key.pem"))
+    POINTS_SIGNING_KEY_PASSWORD = _env.text("CITYGOV_POINTS_SIGNING_KEY_PASSWORD", "")
 except config.ConfigError as exc:
     raise ImproperlyConfigured(f"citygov configuration error: {exc}") from None
 

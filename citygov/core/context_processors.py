@@ -33,5 +33,6 @@ def navigation(request) -> dict:
         "citygov_languages": settings.LANGUAGES,
         "can_view_changelog": can(Capability.VIEW_CHANGELOG),
         "can_view_points": can(Capability.VIEW_POINTS),
+        "can_view_settlement": can(Capability.VIEW_SETTLEMENT),
         "can_open_admin": SimpleLazyObject(is_admin),
     }

@@ -38,6 +38,8 @@ class Capability(models.TextChoices):
     MANAGE_CAMPAIGNS = "points.campaigns", _("Manage purchases and campaigns")
     CONFIRM_DEPOSITS = "points.deposits", _("Confirm trust deposits")
     ISSUE_POINTS = "points.issue", _("Issue points to members")
+    SETTLE_POINTS = "points.settle", _("Run settlement, reconciliation and fees")
+    VIEW_SETTLEMENT = "points.settlement", _("View settlement batches, payouts and trust exceptions")
 
 
 # The points operator runs the programme for every agency; its capabilities keep it to points.
@@ -55,11 +57,12 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.DATA_STEWARD: frozenset(_STAFF),
     Role.POINTS_OPERATOR: frozenset(_STAFF | {Capability.VIEW_POINTS, Capability.MANAGE_MERCHANTS,
                                               Capability.MANAGE_MEMBERS, Capability.CONFIRM_DEPOSITS,
-                                              Capability.ISSUE_POINTS}),
+                                              Capability.ISSUE_POINTS, Capability.SETTLE_POINTS,
+                                              Capability.VIEW_SETTLEMENT}),
     Role.MERCHANT: frozenset(),
     Role.AUDITOR: frozenset(
         {Capability.VIEW_AGENCIES, Capability.VIEW_DASHBOARD, Capability.VIEW_USERS, Capability.VIEW_CHANGELOG,
-         Capability.EXPORT, Capability.VIEW_POINTS}
+         Capability.EXPORT, Capability.VIEW_POINTS, Capability.VIEW_SETTLEMENT}
     ),
 }
 

@@ -47,3 +47,15 @@ def expiry_notices() -> int:
     run = do_send_expiry_notices()
     logger.info("sent %d expiry notices (%d members without consent skipped)", run.sent, run.skipped_no_consent)
     return run.sent
+
+
+@db_periodic_task(crontab(minute="5", hour="0"), name="points.build_settlement_batches")
+def build_settlement_batches() -> int:
+    """Daily (00:05 Taipei): build yesterday's settlement batch (and any day missed before it)."""
+    from citygov.points.services.settlement import do_build_due_batches
+
+    result = do_build_due_batches()
+    for batch in result.built:
+        logger.info("built %s: %d lines, NT$%d, %d transfers (%d late), %s", batch.batch_id, batch.line_count,
+                    batch.total_amount, batch.transfer_count, batch.late_count, batch.status)
+    return len(result.built)

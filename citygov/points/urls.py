@@ -2,12 +2,20 @@
 
 from django.urls import path
 
-from citygov.points import views
+from citygov.points import views, views_settlement
 
 app_name = "points"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("settlement/", views_settlement.batch_list, name="settlement"),
+    path("settlement/build/", views_settlement.build_due, name="settlement_build"),
+    path("settlement/exceptions/", views_settlement.exception_list, name="settlement_exceptions"),
+    path("settlement/exceptions/<int:pk>/<slug:action>/", views_settlement.exception_action,
+         name="settlement_exception_action"),
+    path("settlement/<str:batch_id>/", views_settlement.batch_detail, name="settlement_batch"),
+    path("settlement/<str:batch_id>/sign/", views_settlement.batch_sign, name="settlement_sign"),
+    path("settlement/<str:batch_id>/<slug:fmt>/", views_settlement.batch_download, name="settlement_download"),
     path("purchases/", views.purchase_list, name="purchase_list"),
     path("purchases/<int:pk>/confirm-deposit/", views.purchase_confirm, name="purchase_confirm"),
     path("campaigns/", views.campaign_list, name="campaign_list"),

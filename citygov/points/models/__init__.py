@@ -25,10 +25,25 @@ from citygov.points.models.ledger import (
 )
 from citygov.points.models.members import Member, hash_national_id
 from citygov.points.models.merchants import Merchant, MerchantStatus, Terminal
+from citygov.points.models.settlement import (
+    BatchStatus,
+    FinalSettlementApproval,
+    LineStatus,
+    PositionOutcome,
+    PositionShare,
+    SettlementBatch,
+    SettlementItem,
+    SettlementPosition,
+    TrustException,
+    TrustExceptionKind,
+    TrustExceptionStatus,
+)
 
 __all__ = [
     "ALLOWED_PAIRS", "Account", "AccountKind", "Campaign", "CampaignStatus", "ExpiryNotice", "Hold",
     "HoldAllocation", "HoldStatus", "IdempotencyRecord", "IdempotencyState", "LedgerException", "Lot", "Member",
     "Merchant", "MerchantStatus", "NoticeKind", "Purchase", "PurchaseStatus", "Redemption", "RedemptionAllocation",
     "Refund", "Terminal", "Transfer", "TransferKind", "hash_national_id",
+    "BatchStatus", "FinalSettlementApproval", "LineStatus", "PositionOutcome", "PositionShare", "SettlementBatch",
+    "SettlementItem", "SettlementPosition", "TrustException", "TrustExceptionKind", "TrustExceptionStatus",
 ]

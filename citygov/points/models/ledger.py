@@ -87,6 +87,7 @@ class TransferKind(models.TextChoices):
     CLOSE_CAMPAIGN = "close_campaign", _("Campaign closed: unissued budget returned")
     REVERSE_GRANT = "reverse_grant", _("Grant reversed")
     REVERSAL = "reversal", _("Correction (reversing transfer)")
+    SETTLE = "settle", _("Paid to the merchant (bank confirmed)")
 
 
 K = AccountKind
@@ -109,6 +110,9 @@ ALLOWED_PAIRS: dict[str, frozenset[tuple[str, str]]] = {
     TransferKind.EXPIRE: frozenset({(K.LOT, K.EXPIRED)}),
     TransferKind.CLOSE_CAMPAIGN: frozenset({(K.CAMPAIGN, K.AGENCY_FUNDED)}),
     TransferKind.REVERSE_GRANT: frozenset({(K.LOT, K.CAMPAIGN), (K.LOT, K.AGENCY_FUNDED)}),
+    # The only way value leaves a merchant payable towards the merchant: a usage-instruction line the
+    # trust bank's statement confirmed (services/settlement.py); no API or admin path posts it.
+    TransferKind.SETTLE: frozenset({(K.MERCHANT_PAYABLE, K.SETTLED)}),
     TransferKind.REVERSAL: frozenset(),  # pairs of the reversed transfer, swapped (checked in services)
 }
 
@@ -144,6 +148,8 @@ class Transfer(models.Model):
                                related_name="transfers")
     merchant = models.ForeignKey("points.Merchant", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="+")
+    position = models.ForeignKey("points.SettlementPosition", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="transfers")
 
     objects = TransferQuerySet.as_manager()
 

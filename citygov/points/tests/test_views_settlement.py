@@ -1,0 +1,76 @@
+"""Settlement pages: who sees them, the batch with its lines and files, the exception queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from citygov.core.models import ChangeLog
+from citygov.core.roles import Role
+from citygov.points.models import TrustException, TrustExceptionStatus
+from citygov.points.services import ledger, settlement
+from citygov.points.tests.support import T0
+
+pytestmark = pytest.mark.django_db
+
+TPE = dt.timezone(dt.timedelta(hours=8))
+DAY = dt.date(2026, 3, 1)
+
+
+@pytest.fixture
+def settled(programme):
+    p = programme
+    p.merchant.bank_code, p.merchant.bank_account = "0121000", "000111222333"
+    p.merchant.save()
+    ledger.do_grant(p.agency_admin, p.campaign.pk, p.members[0].card_number, now=T0)
+    ledger.do_redeem(p.ctx, p.members[0].card_number, 60, now=dt.datetime(2026, 3, 1, 18, tzinfo=TPE))
+    settlement.do_build_batches_through(p.operator, DAY, now=dt.datetime(2026, 3, 2, 1, tzinfo=TPE))
+    return p
+
+
+def test_the_operator_sees_batches_lines_and_downloads(settled, client_for):
+    client = client_for(settled.operator)
+
+    listing = client.get("/points/settlement/").content.decode()
+    assert 'data-batch="B-20260301"' in listing
+    detail = client.get("/points/settlement/B-20260301/")
+    html = detail.content.decode()
+    assert detail.status_code == 200
+    assert 'data-merchant="04595257"' in html
+    assert "000111222333" in html
+    pdf = client.get("/points/settlement/B-20260301/pdf/")
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert client.get("/points/settlement/B-20260301/json/").content == \
+        settlement.SettlementBatch.objects.get().instruction.encode()
+    assert client.get("/points/settlement/B-20260399/").status_code == 404
+
+
+def test_agency_users_do_not_see_settlement_and_auditors_only_read(settled, client_for, make_user):
+    assert client_for(settled.agency_admin).get("/points/settlement/").status_code == 403
+    auditor = make_user("auditor", Role.AUDITOR)
+    client = client_for(auditor)
+    assert client.get("/points/settlement/B-20260301/").status_code == 200
+    exc = TrustException.objects.create(kind="unknown_debit", amount=-500, affects_statement=True)
+    response = client.post(f"/points/settlement/exceptions/{exc.pk}/resolve/", {"resolution": "查明為銀行手續費"})
+    assert response.status_code == 302
+    exc.refresh_from_db()
+    assert exc.status == TrustExceptionStatus.OPEN
+
+
+def test_an_exception_is_assigned_and_resolved_with_notes_in_the_change_log(settled, client_for):
+    client = client_for(settled.operator)
+    exc = TrustException.objects.create(kind="unknown_debit", amount=-500, affects_statement=True)
+    assert f'data-exception="{exc.pk}"' in client.get("/points/settlement/exceptions/").content.decode()
+
+    client.post(f"/points/settlement/exceptions/{exc.pk}/assign/", {"owner": "operator"})
+    client.post(f"/points/settlement/exceptions/{exc.pk}/resolve/", {"resolution": "no"})
+    exc.refresh_from_db()
+    assert (exc.owner, exc.status) == (settled.operator, TrustExceptionStatus.OPEN)
+
+    client.post(f"/points/settlement/exceptions/{exc.pk}/resolve/", {"resolution": "銀行手續費，已向信託銀行確認"})
+    exc.refresh_from_db()
+    assert (exc.status, exc.resolution, exc.resolved_by) == (TrustExceptionStatus.RESOLVED, "銀行手續費，已向信託銀行確認",
+                                                             settled.operator)
+    assert ChangeLog.objects.filter(note="points.resolve_trust_exception").count() == 1
