@@ -25,6 +25,7 @@ from citygov.agencies.models import Agency, AgencyKind
 from citygov.agencies.queries import district_by_code, locate
 from citygov.agencies.services import AgencyInput, do_create_agency
 from citygov.core.errors import InvalidInput
+from citygov.points.demo_settlement import seed_settlement_demo
 from citygov.points.engine.taxid import is_valid_tax_id
 from citygov.points.models import Member, Merchant, Purchase, Terminal
 from citygov.points.queries import wallet
@@ -229,6 +230,7 @@ def seed_points_demo(admin) -> PointsDemoResult:
                                now=days_ago(3))
                 do_suspend_merchant(admin, merchant.pk, now=days_ago(3) + dt.timedelta(seconds=30))
         ledger.do_expire_lots(now=now)
+        seed_settlement_demo(admin, now=now)
     lots = sum(len(wallet(m).lots) for m in members)
     return PointsDemoResult(members=len(members), merchants=len(merchants), lots=lots,
                             redemptions=len(shop.redemptions))

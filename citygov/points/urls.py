@@ -9,7 +9,9 @@ app_name = "points"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("settlement/", views_settlement.batch_list, name="settlement"),
+    path("fees/", views_settlement.fee_page, name="fees"),
     path("settlement/build/", views_settlement.build_due, name="settlement_build"),
+    path("settlement/statements/", views_settlement.statement_import, name="settlement_statement"),
     path("settlement/exceptions/", views_settlement.exception_list, name="settlement_exceptions"),
     path("settlement/exceptions/<int:pk>/<slug:action>/", views_settlement.exception_action,
          name="settlement_exception_action"),

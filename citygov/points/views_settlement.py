@@ -183,3 +183,117 @@ def exception_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect(back)
+
+
+# --- fees ----------------------------------------------------------------------------------------
+
+class ContractForm(forms.Form):
+    """The fee terms of a contract year."""
+
+    royalty = forms.IntegerField(label=gettext_lazy("Royalty (NT$ per year)"), min_value=0)
+    feedback_rate = forms.DecimalField(label=gettext_lazy("Feedback fee rate (e.g. 0.05)"), min_value=0, max_value=1,
+                                       decimal_places=4)
+    threshold = forms.IntegerField(label=gettext_lazy("Income threshold (NT$)"), min_value=0)
+
+
+class IncomeForm(forms.Form):
+    """A month's operating income (a restatement when the month already has one)."""
+
+    month = forms.IntegerField(label=gettext_lazy("Month"), min_value=1, max_value=12)
+    income = forms.IntegerField(label=gettext_lazy("Operating income (NT$)"), min_value=0)
+    note = forms.CharField(label=gettext_lazy("Note"), max_length=300, required=False)
+
+
+def _year(request: HttpRequest) -> int:
+    from django.utils import timezone
+
+    try:
+        year = int(request.GET.get("year") or request.POST.get("year") or timezone.localdate().year)
+    except ValueError:
+        raise Http404 from None
+    if not 2000 <= year <= 2200:
+        raise Http404
+    return year
+
+
+@settlement_page
+def fee_page(request: HttpRequest) -> HttpResponse:
+    """A year's royalty and feedback fee: terms, monthly income, the schedule and the bills."""
+    from citygov.points.services import fees
+
+    year = _year(request)
+    can_settle = request.user.has_capability(Capability.SETTLE_POINTS)
+    contract_form, income_form = ContractForm(prefix="contract"), IncomeForm(prefix="income")
+    if request.method == "POST":
+        if not can_settle:
+            raise PermissionDenied
+        try:
+            if "contract-royalty" in request.POST:
+                contract_form = ContractForm(request.POST, prefix="contract")
+                if contract_form.is_valid():
+                    fees.do_set_fee_contract(request.user, year=year, **contract_form.cleaned_data)
+                    messages.success(request, _("Fee terms saved."))
+                    return redirect(f"{reverse('points:fees')}?year={year}")
+            else:
+                income_form = IncomeForm(request.POST, prefix="income")
+                if income_form.is_valid():
+                    fees.do_enter_income(request.user, year=year, **income_form.cleaned_data)
+                    messages.success(request, _("Income saved; the feedback fee is recomputed."))
+                    return redirect(f"{reverse('points:fees')}?year={year}")
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+    statement = fees.fee_statement(year)
+    if statement is not None and not contract_form.is_bound:
+        contract_form = ContractForm(prefix="contract", initial={
+            "royalty": statement.contract.royalty, "feedback_rate": statement.contract.feedback_rate,
+            "threshold": statement.contract.threshold})
+    return render(request, "points/settlement/fees.html", {
+        "year": year, "statement": statement, "contract_form": contract_form, "income_form": income_form,
+        "can_settle": can_settle,
+    })
+
+
+# --- statements ----------------------------------------------------------------------------------
+
+MAX_STATEMENT_BYTES = 20 * 1024 * 1024
+
+
+class StatementForm(forms.Form):
+    """A trust-account statement file, and a column mapping when it is not in the documented format."""
+
+    file = forms.FileField(label=gettext_lazy("Statement (CSV)"))
+    mapping = forms.CharField(label=gettext_lazy("Column mapping (optional)"), max_length=1000, required=False)
+
+
+@require_POST
+@settlement_page
+def statement_import(request: HttpRequest) -> HttpResponse:
+    """Import and reconcile a statement; bad rows are listed by line, good rows imported."""
+    from citygov.points.engine import statement as statement_engine
+    from citygov.points.services import reconciliation
+
+    form = StatementForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose a statement file."))
+        return redirect("points:settlement")
+    upload = form.cleaned_data["file"]
+    if upload.size > MAX_STATEMENT_BYTES:
+        messages.error(request, _("The file is larger than 20 MB."))
+        return redirect("points:settlement")
+    try:
+        mapping = statement_engine.parse_mapping(form.cleaned_data["mapping"]) if form.cleaned_data["mapping"] \
+            else None
+        report = reconciliation.do_import_statement(request.user, upload, file_name=upload.name, mapping=mapping)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Statement {statement}: {new} new lines ({already} already imported), {payouts} "
+                                    "payouts and {deposits} deposits matched, {exceptions} exceptions.").format(
+            statement=report.statement_id or "-", new=report.new, already=report.already_imported,
+            payouts=report.matched_payouts, deposits=report.matched_deposits, exceptions=report.exceptions))
+        for error in report.errors[:20]:
+            messages.error(request, _("Line {line}: {message}").format(line=error.line_number,
+                                                                        message=error.message_zh))
+    return redirect("points:settlement")

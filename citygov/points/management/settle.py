@@ -210,3 +210,56 @@ def approve(command: BaseCommand, options: dict) -> None:
     except ServiceError as exc:
         raise common.service_failure(exc) from None
     command.stdout.write(f"{merchant.tax_id} {merchant.name}: final settlement approved")
+
+
+# --- import-statement ----------------------------------------------------------------------------
+
+STATEMENT_HELP = "Import a trust-account statement (CSV) and reconcile it (idempotent by statement id and line)."
+
+
+def statement_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="statement CSV (UTF-8 or Big5; docs/points_statement_format.md)")
+    parser.add_argument("--map", default="", help='column mapping, e.g. "booked_on=日期,amount=金額,reference=附言"')
+    parser.add_argument("--statement-id", default=None, help="statement id when the file does not carry one")
+    _common().add_user_and_format(parser)
+
+
+def import_statement(command: BaseCommand, options: dict) -> None:
+    from citygov.core.errors import ServiceError
+    from citygov.points.engine import statement as statement_engine
+    from citygov.points.services import reconciliation
+
+    common = _common()
+    user = common.acting_user(options["user"])
+    path = Path(options["file"])
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file (找不到檔案)", returncode=EXIT_BAD_INPUT)
+    mapping = None
+    if options["map"]:
+        try:
+            mapping = statement_engine.parse_mapping(options["map"])
+        except ValueError as exc:
+            raise CommandError(f"--map: {exc}", returncode=EXIT_BAD_INPUT) from None
+    try:
+        with path.open("rb") as stream:
+            report = reconciliation.do_import_statement(user, stream, file_name=path.name, mapping=mapping,
+                                                        statement_id=options["statement_id"])
+    except ServiceError as exc:
+        failure = common.service_failure(exc)
+        raise CommandError(f"{path}: {failure}", returncode=failure.returncode) from None
+    summary = {"file": str(path), "statement": report.statement_id, "lines": report.lines, "new": report.new,
+               "already_imported": report.already_imported, "deposits": report.matched_deposits,
+               "payouts": report.matched_payouts, "settled_lines": report.settled_lines,
+               "exceptions": report.exceptions, "errors": len(report.errors)}
+    if options["format"] == "jsonl":
+        for error in report.errors:
+            common.write_json(command, {"file": str(path), "line": error.line_number, "error": error.message_en,
+                                        "error_zh": error.message_zh})
+        common.write_json(command, summary)
+    else:
+        command.stdout.write(" ".join(f"{k}={v}" for k, v in summary.items()))
+        for error in report.errors:
+            command.stderr.write(f"{path}: line {error.line_number}: {error.message_en} ({error.message_zh})")
+    if report.errors:
+        raise CommandError(f"{len(report.errors)} rows were not imported; the other rows were.",
+                           returncode=EXIT_FAILURE)

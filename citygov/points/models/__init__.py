@@ -1,5 +1,6 @@
 """Models of the points app, re-exported here."""
 
+from citygov.points.models.fees import FeeBill, FeeBillKind, FeeContract, OperatingIncome
 from citygov.points.models.ledger import (
     ALLOWED_PAIRS,
     Account,
@@ -26,6 +27,7 @@ from citygov.points.models.ledger import (
 from citygov.points.models.members import Member, hash_national_id
 from citygov.points.models.merchants import Merchant, MerchantStatus, Terminal
 from citygov.points.models.settlement import (
+    BankStatement,
     BatchStatus,
     FinalSettlementApproval,
     LineStatus,
@@ -34,6 +36,8 @@ from citygov.points.models.settlement import (
     SettlementBatch,
     SettlementItem,
     SettlementPosition,
+    StatementLine,
+    StatementLineState,
     TrustException,
     TrustExceptionKind,
     TrustExceptionStatus,
@@ -46,4 +50,6 @@ __all__ = [
     "Refund", "Terminal", "Transfer", "TransferKind", "hash_national_id",
     "BatchStatus", "FinalSettlementApproval", "LineStatus", "PositionOutcome", "PositionShare", "SettlementBatch",
     "SettlementItem", "SettlementPosition", "TrustException", "TrustExceptionKind", "TrustExceptionStatus",
+    "FeeBill", "FeeBillKind", "FeeContract", "OperatingIncome", "BankStatement", "StatementLine",
+    "StatementLineState",
 ]

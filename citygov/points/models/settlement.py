@@ -233,3 +233,60 @@ class TrustException(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"
+
+
+class BankStatement(models.Model):
+    """One imported trust-account statement; its lines are imported once each (statement id, line)."""
+
+    statement_id = models.CharField(_("statement"), max_length=60, unique=True)
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    imported_at = models.DateTimeField(_("imported"), default=timezone.now)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("imported by"), null=True,
+                                    on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("bank statement")
+        verbose_name_plural = _("bank statements")
+        ordering = ["-imported_at"]
+
+    def __str__(self) -> str:
+        return self.statement_id
+
+
+class StatementLineState(models.TextChoices):
+    MATCHED = "matched", _("Matched")
+    EXCEPTION = "exception", _("Exception")
+
+
+class StatementLine(models.Model):
+    """One line of a trust-account statement: a credit (> 0) or a debit (< 0) in NT$."""
+
+    statement = models.ForeignKey(BankStatement, verbose_name=_("statement"), on_delete=models.PROTECT,
+                                  related_name="lines")
+    line_number = models.PositiveIntegerField(_("line"))
+    booked_on = models.DateField(_("booked on"))
+    amount = models.BigIntegerField(_("amount (NT$)"))
+    reference = models.CharField(_("reference"), max_length=120, blank=True)
+    counterparty_bank_code = models.CharField(_("counterparty bank"), max_length=7, blank=True)
+    counterparty_account = models.CharField(_("counterparty account"), max_length=20, blank=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    balance_after = models.BigIntegerField(_("balance after"), null=True, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=StatementLineState.choices)
+    position = models.ForeignKey(SettlementPosition, verbose_name=_("paid line"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="statement_lines")
+    purchase = models.ForeignKey("points.Purchase", verbose_name=_("purchase"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="statement_lines")
+    exception = models.OneToOneField(TrustException, verbose_name=_("exception"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="statement_line")
+
+    class Meta:
+        verbose_name = _("statement line")
+        verbose_name_plural = _("statement lines")
+        ordering = ["statement", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "line_number"], name="points_statement_line_once"),
+            models.CheckConstraint(condition=~Q(amount=0), name="points_statement_line_non_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement_id}#{self.line_number}"

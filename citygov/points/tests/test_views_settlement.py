@@ -74,3 +74,16 @@ def test_an_exception_is_assigned_and_resolved_with_notes_in_the_change_log(sett
     assert (exc.status, exc.resolution, exc.resolved_by) == (TrustExceptionStatus.RESOLVED, "銀行手續費，已向信託銀行確認",
                                                              settled.operator)
     assert ChangeLog.objects.filter(note="points.resolve_trust_exception").count() == 1
+
+
+def test_a_statement_uploaded_on_the_page_settles_the_line(settled, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from citygov.points.models import LineStatus, SettlementPosition
+
+    content = ("對帳單編號,TS-PAGE\n交易日期,摘要,支出金額,存入金額,餘額,對方銀行代碼,對方帳號,備註\n"
+               "2026/03/02,撥付,60,,-60,0120000,000111222333,B-20260301\n").encode()
+    response = client_for(settled.operator).post("/points/settlement/statements/", {
+        "file": SimpleUploadedFile("statement.csv", content, content_type="text/csv")})
+    assert response.status_code == 302
+    assert SettlementPosition.objects.get().line_status == LineStatus.SETTLED

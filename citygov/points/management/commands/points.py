@@ -201,6 +201,7 @@ SUBCOMMANDS: dict[str, SubCommand] = {
     "export-batch": SubCommand(settle.EXPORT_HELP, settle.export_arguments, settle.export),
     "verify-instruction": SubCommand(settle.VERIFY_HELP, settle.verify_arguments, settle.verify),
     "approve-final": SubCommand(settle.APPROVE_HELP, settle.approve_arguments, settle.approve),
+    "import-statement": SubCommand(settle.STATEMENT_HELP, settle.statement_arguments, settle.import_statement),
 }
 
 
