@@ -210,14 +210,30 @@ def to_csv(instr: Instruction) -> bytes:
 # --- PDF -----------------------------------------------------------------------------------------------
 
 _FONT = "MSung-Light"
+_CMAP = "UniCNS-UCS2-H"
 
 
 def _register_font() -> None:
+    """Register MSung-Light with the Traditional Chinese CMap.
+
+    reportlab pairs MSung-Light (an Adobe-CNS1 font) with the Simplified Chinese CMap ``UniGB-UCS2-H``;
+    a viewer that honours the CMap would then pick wrong glyphs. ``UniCNS-UCS2-H`` maps Unicode to
+    Adobe-CNS1, matching the font's character collection.
+    """
     from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.cidfonts import CIDFont, UnicodeCIDFont, widthsByUnichar
+
+    class _TraditionalChineseFont(UnicodeCIDFont):
+        def __init__(self) -> None:  # noqa: D107 - same fields UnicodeCIDFont sets, with the CNS1 CMap
+            CIDFont.__init__(self, _FONT, _CMAP)
+            self.language = "cht"
+            self.name = self.fontName = _FONT
+            self.vertical = False
+            self.isHalfWidth = False
+            self.unicodeWidths = widthsByUnichar[_FONT]
 
     if _FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
+        pdfmetrics.registerFont(_TraditionalChineseFont())
 
 
 def _bank_code_text(code: str) -> str:
