@@ -10,6 +10,6 @@ class SocConfig(AppConfig):
     verbose_name = _("Security operations")
 
     def ready(self) -> None:
-        from citygov.soc import dashboard
+        from citygov.soc import dashboard, jobs  # noqa: F401 - importing registers the periodic jobs
 
         dashboard.register()

@@ -1,18 +1,69 @@
-"""Dashboard tiles of the soc module."""
+"""Dashboard tiles of the soc module, computed for the signed-in user (agency users see their own
+agencies' alerts and actions). Until the user can see an alert or a case, the tiles show the empty
+state with the audit finding."""
 
-from django.utils.translation import gettext_lazy as _
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from citygov.core import dashboard
+from citygov.core.roles import Capability
+
+MODULE = gettext_lazy("Security operations")
+# A high-severity share above this turns the alert tile amber (the audit counted 1.63%).
+HIGH_SHARE_WARN = 0.05
+
+
+def _empty() -> dashboard.TileValue:
+    return dashboard.TileValue(value=None, detail=_("No SOC alerts or cases yet: import an alert file to start."),
+                               status=dashboard.STATUS_EMPTY)
+
+
+def _alerts(user) -> dashboard.TileValue:
+    """Alerts in the user's scope, with the medium/high split."""
+    from citygov.soc.models import Alert
+
+    rows = Alert.objects.for_agency(user)
+    total = rows.count()
+    if not total:
+        return _empty()
+    high = rows.filter(severity="high").count()
+    medium = rows.filter(severity="medium").count()
+    status = dashboard.STATUS_WARN if high / total > HIGH_SHARE_WARN else dashboard.STATUS_OK
+    return dashboard.TileValue(
+        value=total, unit=_("alerts"), status=status, url=reverse("soc:overview"),
+        # xgettext:no-python-format
+        detail=_("High {high} ({high_share}%), medium {medium} ({medium_share}%)").format(
+            high=number_format(high, force_grouping=True), high_share=f"{100 * high / total:.2f}",
+            medium=number_format(medium, force_grouping=True), medium_share=f"{100 * medium / total:.2f}"))
+
+
+def _follow_up(user) -> dashboard.TileValue:
+    """Overdue follow-up actions of forensic cases in the user's scope."""
+    from citygov.soc.models import FollowUpAction
+    from citygov.soc.queries import overdue_actions
+
+    total = FollowUpAction.objects.for_agency(user).count()
+    if not total:
+        return _empty()
+    overdue = overdue_actions(user).count()
+    return dashboard.TileValue(
+        value=overdue, unit=_("overdue"), status=dashboard.STATUS_ALERT if overdue else dashboard.STATUS_OK,
+        url=reverse("soc:action_list") + "?state=overdue",
+        detail=_("of {total} follow-up actions from forensic reports").format(total=total))
 
 
 def register() -> None:
-    """Register this module's tiles (an empty state until the module holds data)."""
-    dashboard.register(
-        dashboard.empty_state_tile(
-            key="soc.overview",
-            title=_("SOC alerts with tracked follow-up"),
-            module=_("Security operations"),
-            order=30,
-            audit_finding=_("4,611 SOC alerts by end of 2024 with no trend analysis and no follow-up tracking of forensic reports."),
-        )
-    )
+    """Register the soc tiles (visible to roles that may view the SOC module)."""
+    dashboard.register(dashboard.Tile(
+        key="soc.overview", title=gettext_lazy("SOC alerts with tracked follow-up"), module=MODULE, order=30,
+        compute=_alerts, capability=Capability.VIEW_SOC,
+        audit_finding=gettext_lazy("4,611 SOC alerts by end of 2024 with no trend analysis and no follow-up "
+                                   "tracking of forensic reports.")))
+    dashboard.register(dashboard.Tile(
+        key="soc.follow_up", title=gettext_lazy("Overdue forensic follow-up actions"), module=MODULE, order=31,
+        compute=_follow_up, capability=Capability.VIEW_SOC,
+        audit_finding=gettext_lazy("Forensic reports' recommendations had no follow-up tracking mechanism.")))

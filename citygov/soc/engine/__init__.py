@@ -1,0 +1,1 @@
+"""The SOC engine: pure Python (no Django) readers, normalisation, classification and analytics."""
