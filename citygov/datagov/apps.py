@@ -10,6 +10,6 @@ class DatagovConfig(AppConfig):
     verbose_name = _("Data governance")
 
     def ready(self) -> None:
-        from citygov.datagov import dashboard
+        from citygov.datagov import dashboard, jobs  # noqa: F401 - importing registers the periodic jobs
 
         dashboard.register()

@@ -1,0 +1,1 @@
+"""REST API of the datagov module, mounted at /api/datagov/."""

@@ -1,0 +1,1 @@
+"""Pure engines of the datagov module: frequency normaliser, freshness check, catalogue reader."""

@@ -1,0 +1,411 @@
+"""Writes of the datagov module: catalogue import and the daily freshness snapshot.
+
+Every write runs in one transaction and leaves change-log rows. The import is all-or-nothing for a file
+that cannot be read (wrong encoding part-way, missing columns, truncated inside a quoted cell) and
+row-by-row otherwise: bad rows are reported by line and skipped, good rows are created or updated
+idempotently (re-importing the same file changes nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from citygov.agencies.models import Agency
+from citygov.core.changelog import record_change, snapshot
+from citygov.core.errors import Forbidden, InvalidInput
+from citygov.core.models import ChangeAction
+from citygov.core.roles import Capability
+from citygov.datagov import harvest
+from citygov.datagov.engine import catalog, ckan, dcat
+from citygov.datagov.engine import frequency as fq
+from citygov.datagov.harvest import HarvestSettings
+from citygov.datagov.models import (
+    Dataset,
+    FreshnessSnapshot,
+    ImportRun,
+    Resource,
+    SharingRequest,
+    SharingStatus,
+    Source,
+)
+
+BATCH = 1000
+MAX_JSONLD_BYTES = 200 * 1024 * 1024  # a JSON-LD document is parsed whole
+MAX_REPORTED_ERRORS = 500
+# Agencies renamed or merged since the source was published: source name → our agency code.
+# 研考會 and 資訊科技局 merged into 智慧城鄉發展委員會 on 2024-01-01.
+AGENCY_ALIASES = {
+    "研究發展考核委員會": "sccdc",
+    "桃園市政府研究發展考核委員會": "sccdc",
+    "桃園市政府資訊科技局": "sccdc",
+    "資訊科技局": "sccdc",
+}
+_CITY_PREFIXES = ("桃園市政府", "桃園市")
+UPDATE_FIELDS = (
+    "title", "description", "agency", "provider_agency", "source_agency_code", "source_agency_name", "category",
+    "keywords", "licence", "frequency_text", "frequency_class", "frequency_interval", "frequency_eu_code",
+    "frequency_recognised", "data_updated_at", "metadata_updated_at", "published_at", "spatial", "layer_type",
+    "contact_name", "contact_phone", "contact_email", "landing_url", "schema", "content_hash", "search_text",
+)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did (``run`` is the stored record)."""
+
+    run: ImportRun
+    layout: str
+    errors: tuple[catalog.RowError, ...]
+    unmatched: tuple[str, ...]
+    created_ids: tuple[int, ...] = field(default_factory=tuple)
+
+
+class _HashingReader(io.RawIOBase):
+    """Passes bytes through while computing their SHA-256 (the file is read once)."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        self.digest.update(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def search_text(*parts: str) -> str:
+    """The text catalogue search matches: NFKC-folded, lower-case, 台 → 臺."""
+    return unicodedata.normalize("NFKC", " ".join(p for p in parts if p)).lower().replace("台", "臺")
+
+
+class AgencyMatcher:
+    """Match a source's agency (code and name) to one of ours by name, prefixes and known renamings."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, Agency] = {}
+        agencies = list(Agency.objects.all())
+        by_code = {a.code: a for a in agencies}
+        for agency in agencies:
+            self._by_name.setdefault(agency.name_zh, agency)
+        for agency in agencies:
+            for prefix in _CITY_PREFIXES:
+                if agency.name_zh.startswith(prefix):
+                    self._by_name.setdefault(agency.name_zh[len(prefix):], agency)
+        for alias, code in AGENCY_ALIASES.items():
+            if code in by_code:
+                self._by_name.setdefault(alias, by_code[code])
+
+    def match(self, name: str) -> Agency | None:
+        """Our agency for a source name, or None."""
+        name = name.strip()
+        if name in self._by_name:
+            return self._by_name[name]
+        for prefix in _CITY_PREFIXES:
+            if name.startswith(prefix) and name[len(prefix):] in self._by_name:
+                return self._by_name[name[len(prefix):]]
+        return None
+
+
+def _values(entry: catalog.Entry, matcher: AgencyMatcher) -> dict:
+    freq = fq.normalise(entry.frequency_text)
+    agency = matcher.match(entry.agency_name)
+    provider = matcher.match(entry.provider_name) if entry.provider_name != entry.agency_name else agency
+    values = {
+        "title": entry.title[:300], "description": entry.description, "agency": agency, "provider_agency": provider,
+        "source_agency_code": entry.agency_code[:20], "source_agency_name": entry.agency_name[:100],
+        "category": entry.category[:50], "keywords": list(entry.keywords), "licence": entry.licence[:100],
+        "frequency_text": entry.frequency_text[:200], "frequency_class": freq.kind,
+        "frequency_interval": freq.iso, "frequency_eu_code": freq.eu_code, "frequency_recognised": freq.recognised,
+        "data_updated_at": entry.data_updated, "metadata_updated_at": entry.metadata_updated,
+        "published_at": entry.created, "spatial": entry.spatial, "layer_type": entry.layer_type[:20],
+        "contact_name": entry.contact_name[:100], "contact_phone": entry.contact_phone[:60],
+        "contact_email": entry.contact_email[:200],
+        "landing_url": entry.landing_url[:500] if entry.landing_url.startswith(("http://", "https://")) else "",
+        "schema": [{"name": f.name, "description": f.description} for f in entry.fields],
+        "search_text": search_text(entry.title, entry.description, " ".join(entry.keywords), entry.agency_name,
+                                   entry.category, " ".join(f.name for f in entry.fields)),
+    }
+    digest_source = {k: (v.pk if isinstance(v, Agency) else v.isoformat() if isinstance(v, dt.datetime) else v)
+                     for k, v in values.items()}
+    digest_source["resources"] = [[r.url, r.format, r.encoding, r.size] for r in entry.resources]
+    values["content_hash"] = hashlib.sha256(json.dumps(digest_source, sort_keys=True, ensure_ascii=False)
+                                            .encode()).hexdigest()
+    return values
+
+
+def _resources(dataset_id: int, entry: catalog.Entry) -> list[Resource]:
+    return [Resource(dataset_id=dataset_id, position=i, url=r.url[:1000], format=r.format[:40],
+                     encoding=r.encoding[:40], size=r.size[:40]) for i, r in enumerate(entry.resources)]
+
+
+def check_import_catalog(actor) -> None:
+    """Only roles that manage the catalogue import, and never a read-only role."""
+    if actor is not None and (getattr(actor, "is_read_only", False)
+                              or not actor.has_capability(Capability.MANAGE_DATAGOV)):
+        raise Forbidden(_("You may not import the dataset catalogue."))
+
+
+def do_import_catalog(actor, stream: BinaryIO, file_name: str) -> ImportResult:
+    """Import a catalogue export: city portal or data.gov.tw CSV (UTF-8 or Big5), or DCAT-AP JSON-LD.
+
+    The file is read once, streaming; an unreadable file raises InvalidInput and writes nothing. Good rows
+    are created or updated (matched on source and identifier; unchanged rows are left alone), bad rows
+    are reported by line. ``actor`` None is the system (demo data, jobs).
+    """
+    check_import_catalog(actor)
+    started = timezone.now()
+    hashing = _HashingReader(stream)
+    entries: list[catalog.Entry] = []
+    errors: list[catalog.RowError] = []
+    buffered = io.BufferedReader(hashing, buffer_size=1 << 16)
+    if buffered.peek(256)[:256].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        data = buffered.read(MAX_JSONLD_BYTES + 1)
+        if len(data) > MAX_JSONLD_BYTES:
+            raise InvalidInput("JSON-LD 檔案超過 200 MB。 The JSON-LD file is larger than 200 MB.", code="unreadable_file")
+        try:
+            entries, errors = dcat.read_jsonld(data)
+        except catalog.CatalogError as exc:
+            raise InvalidInput(f"{exc.message_zh} {exc.message}", code="unreadable_file") from exc
+        return _write_entries(actor, Source.DCAT, entries, errors, file_name=file_name,
+                              sha256=hashing.digest.hexdigest(), encoding="utf-8", layout="dcat_jsonld",
+                              started=started)
+    try:
+        reader = catalog.CatalogReader(buffered)
+        for entry, error in reader:
+            if entry is not None:
+                entries.append(entry)
+            else:
+                errors.append(error)
+    except catalog.CatalogError as exc:
+        raise InvalidInput(f"{exc.message_zh} {exc.message}", code="unreadable_file") from exc
+    source = Source.CITY_PORTAL if reader.header.layout == catalog.LAYOUT_CITY else Source.DATA_GOV_TW
+    return _write_entries(actor, source, entries, errors, file_name=file_name, sha256=hashing.digest.hexdigest(),
+                          encoding=reader.header.encoding, layout=reader.header.layout, started=started)
+
+
+def _write_entries(actor, source: str, entries: list[catalog.Entry], errors: list[catalog.RowError], *,
+                   file_name: str, sha256: str, encoding: str, layout: str, started) -> ImportResult:
+    """Create or update the datasets of ``entries`` in one transaction and record the import."""
+    matcher = AgencyMatcher()
+    unmatched: Counter[str] = Counter()
+    counts = Counter()
+    created_ids: list[int] = []
+    with transaction.atomic():
+        existing = {sid: (pk, digest) for sid, pk, digest in
+                    Dataset.objects.filter(source=source).values_list("source_id", "pk", "content_hash")}
+        to_create: list[tuple[Dataset, catalog.Entry]] = []
+        for entry in entries:
+            values = _values(entry, matcher)
+            if values["agency"] is None and entry.agency_name:
+                unmatched[f"{entry.agency_code} {entry.agency_name}".strip()] += 1
+            known = existing.get(entry.source_id)
+            if known is None:
+                to_create.append((Dataset(source=source, source_id=entry.source_id, **values), entry))
+            elif known[1] == values["content_hash"]:
+                counts["unchanged"] += 1
+            else:
+                dataset = Dataset.objects.select_for_update().get(pk=known[0])
+                before = snapshot(dataset, UPDATE_FIELDS)
+                for name, value in values.items():
+                    setattr(dataset, name, value)
+                dataset.save(update_fields=[*UPDATE_FIELDS, "updated_at"])
+                Resource.objects.filter(dataset=dataset).delete()
+                Resource.objects.bulk_create(_resources(dataset.pk, entry))
+                record_change(actor=actor, action=ChangeAction.UPDATE, obj=dataset, before=before,
+                              after=snapshot(dataset, UPDATE_FIELDS), note=f"import {file_name}"[:300])
+                counts["updated"] += 1
+        for start in range(0, len(to_create), BATCH):
+            chunk = to_create[start:start + BATCH]
+            Dataset.objects.bulk_create([d for d, _e in chunk], batch_size=BATCH)
+            if any(d.pk is None for d, _e in chunk):  # backends that do not return keys from bulk inserts
+                ids = dict(Dataset.objects.filter(source=source, source_id__in=[d.source_id for d, _e in chunk])
+                           .values_list("source_id", "pk"))
+                for d, _e in chunk:
+                    d.pk = ids[d.source_id]
+            Resource.objects.bulk_create([r for d, e in chunk for r in _resources(d.pk, e)], batch_size=BATCH)
+            created_ids.extend(d.pk for d, _e in chunk)
+        counts["created"] = len(to_create)
+        run = ImportRun.objects.create(
+            source=source, file_name=file_name[:300], sha256=sha256, encoding=encoding[:20], rows=len(entries) + len(errors), created=counts["created"],
+            updated=counts["updated"], unchanged=counts["unchanged"], rejected=len(errors),
+            errors=[{"line": e.line, "message": e.message, "message_zh": e.message_zh}
+                    for e in errors[:MAX_REPORTED_ERRORS]],
+            unmatched_agencies=[{"agency": name, "datasets": n} for name, n in sorted(unmatched.items())],
+            started_at=started, finished_at=timezone.now())
+        record_change(actor=actor, action=ChangeAction.CREATE, obj=run, after=snapshot(run, (
+            "source", "file_name", "sha256", "rows", "created", "updated", "unchanged", "rejected")),
+            note=_("{created} datasets created, {updated} updated").format(created=counts["created"],
+                                                                          updated=counts["updated"]))
+    return ImportResult(run=run, layout=layout, errors=tuple(errors),
+                        unmatched=tuple(sorted(unmatched)), created_ids=tuple(created_ids))
+
+
+def do_harvest_ckan(actor, base_url: str, settings: HarvestSettings | None = None) -> ImportResult:
+    """Harvest every package of a CKAN portal (Action API ``package_search``) into the catalogue.
+
+    All pages are fetched first; a page that fails after the retries raises InvalidInput and nothing is
+    written. Packages without an id or title are reported by their position; the rest are created or
+    updated idempotently, like a file import.
+    """
+    check_import_catalog(actor)
+    started = timezone.now()
+    entries: list[catalog.Entry] = []
+    errors: list[catalog.RowError] = []
+    digest = hashlib.sha256()
+    try:
+        for position, package in enumerate(harvest.packages(base_url, settings), start=1):
+            digest.update(json.dumps(package, sort_keys=True, ensure_ascii=False).encode())
+            try:
+                entries.append(ckan.package_to_entry(package, position))
+            except (ValueError, TypeError, AttributeError) as exc:
+                errors.append(catalog.RowError(position, f"unreadable package: {exc}", f"無法解讀的資料集：{exc}"))
+    except catalog.CatalogError as exc:
+        raise InvalidInput(f"{exc.message_zh} {exc.message}", code="harvest_failed") from exc
+    return _write_entries(actor, Source.CKAN, entries, errors, file_name=base_url, sha256=digest.hexdigest(),
+                          encoding="json", layout="ckan", started=started)
+
+
+def do_snapshot_freshness(actor, *, as_of: dt.datetime | None = None) -> int:
+    """Store today's (or ``as_of``'s) freshness counts per agency for the trend; re-running replaces them.
+
+    Returns the number of snapshot rows written.
+    """
+    from citygov.datagov.queries import DEFAULT_POLICY, freshness_counts_by_agency
+
+    as_of = as_of or timezone.now()
+    day = timezone.localtime(as_of).date()
+    written = 0
+    with transaction.atomic():
+        for agency_id, counts in freshness_counts_by_agency(as_of, DEFAULT_POLICY).items():
+            row, created = FreshnessSnapshot.objects.update_or_create(day=day, agency_id=agency_id, defaults=counts)
+            record_change(actor=actor, action=ChangeAction.CREATE if created else ChangeAction.UPDATE, obj=row,
+                          after=snapshot(row), agency_id=agency_id, note="freshness snapshot")
+            written += 1
+    return written
+
+
+# --- sharing requests -----------------------------------------------------------------------------
+
+MAX_SHARING_DAYS = 366
+SHARING_FIELDS = ("dataset", "agency", "requesting_agency", "purpose", "fields", "legal_basis", "period_start",
+                  "period_end", "status", "renews", "decided_by", "decided_at", "reason")
+
+
+@dataclass(frozen=True)
+class SharingInput:
+    """What a requesting agency asks for: which data, why, under which law, for which period."""
+
+    dataset_id: int
+    requesting_agency_id: int
+    purpose: str
+    legal_basis: str
+    period_start: dt.date
+    period_end: dt.date
+    fields: tuple[str, ...] = ()
+    renews_id: int | None = None
+
+
+def check_request_sharing(actor, data: SharingInput) -> Dataset:
+    """Authorise and validate a sharing request; the dataset is returned.
+
+    The actor must belong to the requesting agency and may not be read-only; the dataset must have an
+    owning agency other than the requester; the period is at most a year; requested fields must be in
+    the dataset's field schema when it has one.
+    """
+    from citygov.core.scoping import can_reach_agency
+
+    if actor is None or actor.is_read_only or not actor.has_capability(Capability.VIEW_DATAGOV) \
+            or not can_reach_agency(actor, data.requesting_agency_id):
+        raise Forbidden(_("You may not request data for this agency."))
+    dataset = Dataset.objects.filter(pk=data.dataset_id).first()
+    if dataset is None:
+        raise InvalidInput(_("No such dataset."), code="not_found")
+    errors: dict[str, list[str]] = {}
+    if dataset.agency_id is None:
+        errors["dataset"] = [_("This dataset's agency is not one of ours: ask the provider directly.")]
+    elif dataset.agency_id == data.requesting_agency_id:
+        errors["requesting_agency"] = [_("An agency does not need to request its own data.")]
+    if not data.purpose.strip():
+        errors["purpose"] = [_("Say what the data is for.")]
+    if not data.legal_basis.strip():
+        errors["legal_basis"] = [_("Name the legal basis.")]
+    if data.period_end < data.period_start:
+        errors["period_end"] = [_("The period ends before it starts.")]
+    elif (data.period_end - data.period_start).days > MAX_SHARING_DAYS:
+        errors["period_end"] = [_("A grant lasts at most a year; renew it when it ends.")]
+    known = {f.get("name") for f in dataset.schema}
+    unknown = [f for f in data.fields if known and f not in known]
+    if unknown:
+        errors["fields"] = [_("Not fields of this dataset: {fields}").format(fields="、".join(unknown))]
+    if data.renews_id is not None and not SharingRequest.objects.filter(
+            pk=data.renews_id, dataset=dataset, requesting_agency_id=data.requesting_agency_id,
+            status=SharingStatus.APPROVED).exists():
+        errors["renews"] = [_("Only an approved grant of the same dataset and agency can be renewed.")]
+    if errors:
+        raise InvalidInput(_("The request is incomplete or invalid."), fields=errors)
+    return dataset
+
+
+def do_request_sharing(actor, data: SharingInput):
+    """Record a pending sharing request addressed to the dataset's owning agency, and log it."""
+    dataset = check_request_sharing(actor, data)
+    with transaction.atomic():
+        request = SharingRequest.objects.create(
+            dataset=dataset, agency_id=dataset.agency_id, requesting_agency_id=data.requesting_agency_id,
+            requested_by=actor, purpose=data.purpose.strip(), fields=list(data.fields),
+            legal_basis=data.legal_basis.strip()[:300], period_start=data.period_start, period_end=data.period_end,
+            renews_id=data.renews_id)
+        record_change(actor=actor, action=ChangeAction.CREATE, obj=request, after=snapshot(request, SHARING_FIELDS),
+                      note="sharing requested")
+    return request
+
+
+def check_decide_sharing(actor, request_id: int, approve: bool, reason: str):
+    """Only a catalogue manager of the owning agency decides, once, and a rejection needs a reason."""
+    from citygov.core.scoping import can_reach_agency
+
+    request = SharingRequest.objects.filter(pk=request_id).first()
+    if request is None or not can_reach_agency(actor, request.agency_id) and not can_reach_agency(
+            actor, request.requesting_agency_id):
+        raise InvalidInput(_("No such request."), code="not_found")
+    if actor.is_read_only or not actor.has_capability(Capability.MANAGE_DATAGOV) \
+            or not can_reach_agency(actor, request.agency_id):
+        raise Forbidden(_("Only the owning agency's data steward decides on this request."))
+    if request.status != SharingStatus.PENDING:
+        raise InvalidInput(_("This request has already been decided."), code="invalid_transition")
+    if not approve and not reason.strip():
+        raise InvalidInput(_("Give the reason for the rejection."), fields={"reason": [_("Required.")]})
+    return request
+
+
+def do_decide_sharing(actor, request_id: int, *, approve: bool, reason: str = "", now: dt.datetime | None = None):
+    """Approve (a time-boxed grant) or reject (with a reason) a pending request, and log it."""
+    check_decide_sharing(actor, request_id, approve, reason)
+    with transaction.atomic():
+        request = SharingRequest.objects.select_for_update().get(pk=request_id)
+        if request.status != SharingStatus.PENDING:  # decided by someone else meanwhile
+            raise InvalidInput(_("This request has already been decided."), code="invalid_transition")
+        before = snapshot(request, SHARING_FIELDS)
+        request.status = SharingStatus.APPROVED if approve else SharingStatus.REJECTED
+        request.decided_by = actor
+        request.decided_at = now or timezone.now()
+        request.reason = reason.strip()
+        request.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        record_change(actor=actor, action=ChangeAction.UPDATE, obj=request, before=before,
+                      after=snapshot(request, SHARING_FIELDS), note="sharing approved" if approve else "sharing rejected")
+    return request
