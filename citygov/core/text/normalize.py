@@ -124,3 +124,35 @@ def unify_tai(text: str) -> str:
     '臺灣桃園市中壢區中臺路'
     """
     return text.replace("台", "臺")
+
+
+_OPENCC = None
+
+
+def to_traditional(text: str) -> str:
+    """Convert Simplified Chinese to Traditional with Taiwan phrasing (OpenCC ``s2twp``).
+
+    Traditional text passes through unchanged, so it is safe on mixed input. The converter and its
+    dictionaries (shipped in the ``opencc`` wheel) are loaded once per process, on first use.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    str
+        ``text`` in Traditional characters, mainland terms replaced by Taiwan ones where OpenCC knows them.
+
+    Examples
+    --------
+    >>> to_traditional("网络身份证")
+    '網路身份證'
+    """
+    global _OPENCC
+    if _OPENCC is None:
+        import opencc  # imported here: engines that never convert scripts do not pay for the dictionaries
+
+        _OPENCC = opencc.OpenCC("s2twp")
+    return _OPENCC.convert(text)
