@@ -1,0 +1,199 @@
+"""``security`` command: software identification and vulnerability matching from the command line.
+
+Examples::
+
+    citygov security identify inventory.csv --format jsonl     # no database needed
+    citygov security vulns inventory.csv --format jsonl        # adds the CVEs of every row
+    citygov security identify inventory.csv                    # a summary for people
+    citygov security import-inventory inventory.csv --agency sccdc --user analyst   # into the database
+
+The CSV needs a ``display_name`` column; ``display_version``, ``publisher`` and ``arch`` are read when
+present (osquery's ``name``/``version`` also work) and other columns are ignored. UTF-8 or Big5.
+
+Exit codes: 0 success, 1 failure, 2 bad input (missing file, wrong columns, wrong encoding, broken CSV).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from argparse import ArgumentParser
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+@dataclass(frozen=True)
+class SubCommand:
+    """One sub-command: its help line, how it declares its arguments, and how it runs."""
+
+    help: str
+    arguments: Callable[[ArgumentParser], None]
+    run: Callable[[BaseCommand, dict], None]
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal (quiet when piped)."""
+
+    def __init__(self, total: int, stream=None) -> None:
+        """``total`` bytes in the file."""
+        self.total = max(total, 1)
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, done: int) -> None:
+        """Redraw at most five times a second."""
+        now = time.monotonic()
+        if not self.enabled or now - self.last < 0.2:
+            return
+        self.last = now
+        share = min(done / self.total, 1.0)
+        bar = "#" * int(share * 30)
+        self.stream.write(f"\r[{bar:<30}] {share:6.1%} {done / 1e6:8.1f} / {self.total / 1e6:.1f} MB")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the progress line."""
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def _file_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help=(
+        "inventory CSV (UTF-8 or Big5) with columns display_name,display_version,publisher; "
+        "extra columns are ignored"))
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text",
+                        help="text: a summary for people; jsonl: one JSON object per row")
+    parser.add_argument("--terms", metavar="CSV", help="a zh-TW → English term table replacing the bundled one")
+
+
+def _identifier(options: dict):
+    from citygov.security.engine.bundle import load_products
+    from citygov.security.engine.identify import Identifier, default_identifier, load_tables
+
+    if options.get("terms"):
+        terms = Path(options["terms"])
+        if not terms.is_file():
+            raise CommandError(f"{terms}: no such file (找不到檔案)", returncode=EXIT_BAD_INPUT)
+        return Identifier(load_tables(terms), load_products())
+    return default_identifier()
+
+
+def _stream(command: BaseCommand, options: dict, with_cves: bool) -> None:
+    from citygov.security.engine.bundle import load_vulns
+    from citygov.security.engine.inventory import InventoryError, read_inventory
+    from citygov.security.engine.pipeline import cves_for, hit_record, identification_record
+
+    path = Path(options["file"])
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file (找不到檔案)", returncode=EXIT_BAD_INPUT)
+    identifier = _identifier(options)
+    vulns = load_vulns() if with_cves else None
+    progress = Progress(path.stat().st_size)
+    counts: Counter[str] = Counter()
+    cve_count = 0
+    jsonl = options["format"] == "jsonl"
+    out = command.stdout
+    try:
+        for line, row in read_inventory(path, progress=progress):
+            result = identifier.identify(row)
+            counts[result.status] += 1
+            record = identification_record(line, row, result)
+            if vulns is not None:
+                analysed, awaiting = cves_for(result, vulns, row.display_name)
+                record["cves"] = [hit_record(h) for h in analysed]
+                record["awaiting_analysis"] = [hit_record(h) for h in awaiting]
+                cve_count += len(analysed)
+            if jsonl:
+                out.write(json.dumps(record, ensure_ascii=False))
+            elif result.status != "identified":
+                command.stderr.write(f"{path}:{line}: {result.status}: {row.display_name} — {result.reason}")
+    except InventoryError as exc:
+        progress.close()
+        raise CommandError(f"{path}: {exc}", returncode=EXIT_BAD_INPUT) from None
+    progress.close()
+    total = sum(counts.values())
+    if not jsonl:
+        rate = counts["identified"] + counts["product_only"]
+        summary = (f"{path}: {total} rows — identified {counts['identified']}, product only "
+                   f"{counts['product_only']}, unidentified {counts['unidentified']}"
+                   f" ({(rate / total if total else 0):.1%} identified to a product)")
+        if vulns is not None:
+            summary += f"; {cve_count} CVE matches"
+        out.write(summary)
+
+
+def _import_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help=(
+        "software inventory CSV (UTF-8 or Big5): hostname,display_name,display_version,publisher"))
+    parser.add_argument("--agency", required=True, help="the agency's code (e.g. sccdc)")
+    parser.add_argument("--user", required=True, help="act as this user (their role and agencies apply)")
+
+
+def _import(command: BaseCommand, options: dict) -> None:
+    from django.contrib.auth import get_user_model
+
+    from citygov.agencies.models import Agency
+    from citygov.core.errors import ServiceError
+    from citygov.security.services import do_import_inventory
+
+    user = get_user_model().objects.filter(username=options["user"], is_active=True).first()
+    if user is None:
+        raise CommandError(f"no active user {options['user']!r} (查無此使用者)", returncode=EXIT_BAD_INPUT)
+    agency = Agency.objects.filter(code=options["agency"]).first()
+    if agency is None:
+        raise CommandError(f"no agency {options['agency']!r} (查無此機關)", returncode=EXIT_BAD_INPUT)
+    path = Path(options["file"])
+    try:
+        report = do_import_inventory(user, agency.pk, path)
+    except ServiceError as exc:
+        code = EXIT_BAD_INPUT if exc.status == 400 else EXIT_FAILURE
+        raise CommandError(f"{path}: {exc.message}", returncode=code) from None
+    command.stdout.write(f"{path}: {report.rows} rows — created {report.created}, updated {report.updated}, "
+                         f"unchanged {report.unchanged}, devices created {report.devices_created}, "
+                         f"rejected {len(report.problems)}")
+    for problem in report.problems:
+        command.stderr.write(f"{path}:{problem.line}: {problem.message}")
+    if report.problems:
+        raise CommandError(f"{len(report.problems)} of {report.rows} rows were not imported; the other rows were.",
+                           returncode=EXIT_FAILURE)
+
+
+SUBCOMMANDS: dict[str, SubCommand] = {
+    "import-inventory": SubCommand("import an agency's software inventory into the database (identifies and "
+                                   "matches every row)", _import_arguments, _import),
+    "identify": SubCommand("identify the software of an inventory CSV (no database needed)", _file_arguments,
+                           lambda command, options: _stream(command, options, with_cves=False)),
+    "vulns": SubCommand("identify an inventory CSV and list each row's CVEs (no database needed)", _file_arguments,
+                        lambda command, options: _stream(command, options, with_cves=True)),
+}
+
+
+class Command(BaseCommand):
+    """One command for the security app; its sub-commands are listed in :data:`SUBCOMMANDS`."""
+
+    help = "Security posture: software identification (CPE) and vulnerability matching (CVE)."
+    requires_system_checks: list = []
+
+    def add_arguments(self, parser):
+        """Declare every sub-command of :data:`SUBCOMMANDS` with its own arguments."""
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{" + ",".join(SUBCOMMANDS) + "}")
+        for name, spec in SUBCOMMANDS.items():
+            spec.arguments(sub.add_parser(name, help=spec.help))
+
+    def handle(self, *args, **options):
+        """Run the chosen sub-command (a reader that stops early, like ``head``, is not an error)."""
+        try:
+            SUBCOMMANDS[options["action"]].run(self, options)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,12 @@
+"""Security pages, mounted at /security/."""
+
+from django.urls import path
+
+from citygov.security import views
+
+app_name = "security"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("agencies/<int:pk>/", views.agency_detail, name="agency"),
+]
