@@ -61,6 +61,19 @@ class Env:
             raise ConfigError(f"{name}={value} is below the minimum {minimum} ({name} 不可小於 {minimum})")
         return value
 
+    def share(self, name: str, default: float) -> float:
+        """A fraction in (0, 1], e.g. 0.5 for half."""
+        raw = self.values.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number between 0 and 1 ({name} 必須是 0 到 1 之間的數字)") from None
+        if not 0 < value <= 1:
+            raise ConfigError(f"{name}={value} must be above 0 and at most 1 ({name} 必須大於 0 且不超過 1)")
+        return value
+
     def host_list(self, name: str, default: list[str]) -> list[str]:
         raw = self.values.get(name)
         if raw is None or raw.strip() == "":

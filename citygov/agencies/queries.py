@@ -16,3 +16,10 @@ def district_by_code(code: str | None) -> District | None:
     if not code:
         return None
     return District.objects.filter(code=code).first()
+
+
+def all_districts(*, boundaries: bool = True) -> list[District]:
+    """Every district in town-code order (for other apps' district maps); ``boundaries=False`` leaves
+    out the GeoJSON geometry, which is by far the largest part of a row, when only names are needed."""
+    districts = District.objects.order_by("code")
+    return list(districts if boundaries else districts.defer("boundary"))

@@ -121,6 +121,57 @@ def _ledger(user) -> dashboard.TileValue:
             transfers=_grouped(summary["transfers"]), accounts=_grouped(summary["accounts"])))
 
 
+def _yoy(user) -> dashboard.TileValue:
+    """Months of the last twelve that fell more than the alert share below the same month a year earlier."""
+    from citygov.points import analytics
+
+    if not _started(user):
+        return _empty()
+    if not analytics.has_activity(user):
+        return dashboard.TileValue(value=None, detail=_("No points activity yet."), status=dashboard.STATUS_EMPTY)
+    now = timezone.localtime(timezone.now())
+    alerts = [m for year in (now.year - 1, now.year) for m in analytics.year_over_year(user, year, now=now).months
+              if m.alert and m.month > f"{now.year - 1:04d}-{now.month:02d}"]
+    worst = min(alerts, key=lambda m: min(c.change for c in m.changes if c.change is not None), default=None)
+    share = round(100 * analytics.yoy_alert_share())
+    if worst is None:
+        # xgettext:no-python-format
+        detail = _("No month of the last twelve fell more than {share}% below the same month a year earlier.").format(
+            share=share)
+    else:
+        change = min(c.change for c in worst.changes if c.change is not None)
+        # xgettext:no-python-format
+        detail = _("Worst: {month}, {change}% against {previous} (alert beyond −{share}%)").format(
+            month=worst.month, change=f"{100 * change:+.0f}", previous=worst.previous_month, share=share)
+    return dashboard.TileValue(value=len(alerts), unit=pgettext("tile unit", "months"),
+                               status=dashboard.STATUS_ALERT if alerts else dashboard.STATUS_OK,
+                               url=reverse("points:analytics") + "#yoy", detail=detail)
+
+
+def _enablement(user) -> dashboard.TileValue:
+    """Share of all merchants with points payment enabled, and the district with the most never enabled."""
+    from citygov.points import analytics
+
+    if not _started(user):
+        return _empty()
+    summary = analytics.merchant_summary()
+    if not summary.total:
+        return dashboard.TileValue(value=None, detail=_("No merchants yet."), status=dashboard.STATUS_EMPTY)
+    share = summary.share or 0.0
+    status = dashboard.STATUS_OK
+    if share < ENABLED_ALERT_SHARE:
+        status = dashboard.STATUS_ALERT
+    elif share < ENABLED_WARN_SHARE:
+        status = dashboard.STATUS_WARN
+    worst = max(summary.districts, key=lambda row: row.never_enabled, default=None)
+    detail = _("{enabled} of {total} merchants; {never} never enabled").format(
+        enabled=_grouped(summary.enabled), total=_grouped(summary.total), never=_grouped(summary.never_enabled))
+    if worst is not None and worst.never_enabled:
+        detail += _(", most in {district} ({count})").format(district=worst.name_zh, count=worst.never_enabled)
+    return dashboard.TileValue(value=round(100 * share, 2), unit="%", status=status,
+                               url=reverse("points:analytics_map"), detail=detail)
+
+
 def register() -> None:
     """Register the points tiles (visible to roles that may view the points programme)."""
     tiles = (
@@ -133,6 +184,11 @@ def register() -> None:
          # xgettext:no-python-format
          gettext_lazy("43.5% of merchants never enabled points payment, clustered in 桃園區, 中壢區 and 八德區.")),
         ("points.ledger", gettext_lazy("Points ledger check"), 63, _ledger, ""),
+        ("points.yoy", gettext_lazy("Points activity: months below last year"), 64, _yoy,
+         gettext_lazy("2023 activity fell more than 90% against 2022 and nobody noticed.")),
+        ("points.enablement", gettext_lazy("Merchants with points payment enabled (all)"), 65, _enablement,
+         # xgettext:no-python-format
+         gettext_lazy("43.5% of merchants never enabled points payment, clustered in 桃園區, 中壢區 and 八德區.")),
     )
     for key, title, order, compute, finding in tiles:
         dashboard.register(dashboard.Tile(key=key, title=title, module=MODULE, order=order, compute=compute,

@@ -25,6 +25,7 @@ from citygov.agencies.models import Agency, AgencyKind
 from citygov.agencies.queries import district_by_code, locate
 from citygov.agencies.services import AgencyInput, do_create_agency
 from citygov.core.errors import InvalidInput
+from citygov.points.demo_history import seed_points_history
 from citygov.points.demo_settlement import seed_settlement_demo
 from citygov.points.engine.taxid import is_valid_tax_id
 from citygov.points.models import Member, Merchant, Purchase, Terminal
@@ -189,6 +190,7 @@ def seed_points_demo(admin) -> PointsDemoResult:
         agency = _agency(admin)
         members = _members(admin)
         merchants = _merchants(admin)
+        seed_points_history(admin, agency, merchants, now=now)  # idempotent: skips when its purchase exists
         purchase = ledger.do_create_purchase(admin, agency_id=agency.pk, reference=PURCHASE_REFERENCE,
                                              points=PURCHASE_POINTS, now=days_ago(100))
         ledger.do_confirm_deposit(admin, purchase.pk, bank_reference=BANK_REFERENCE, now=days_ago(98))

@@ -1,6 +1,6 @@
 """Points pages: overview, purchases, campaigns, lots, transfers, members (and wallets), merchants."""
 
-from django.urls import path
+from django.urls import include, path
 
 from citygov.points import views, views_settlement
 
@@ -8,6 +8,7 @@ app_name = "points"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("analytics/", include("citygov.points.views_analytics")),
     path("settlement/", views_settlement.batch_list, name="settlement"),
     path("fees/", views_settlement.fee_page, name="fees"),
     path("settlement/build/", views_settlement.build_due, name="settlement_build"),

@@ -1,6 +1,6 @@
 """Points API routes (operator, agencies, auditors), mounted at /api/points/."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from citygov.points.api import views
@@ -15,5 +15,6 @@ router.register("merchants", views.MerchantViewSet, basename="points-merchant")
 
 urlpatterns = [
     path("ledger/health/", views.LedgerHealthView.as_view(), name="points-ledger-health"),
+    path("", include("citygov.points.api.analytics")),
     *router.urls,
 ]

@@ -49,8 +49,10 @@ def test_seed_twice_gives_the_same_whole_programme(reference_data, make_user):
     assert (second.members, second.merchants, second.lots, second.redemptions) == (0, 0, 0, 0)
     assert {k: after_first[k] for k in ("purchases", "campaigns", "members", "merchants", "terminals", "lots",
                                         "redemptions", "refunds", "holds")} == {
-        "purchases": 1, "campaigns": 2, "members": 40, "merchants": 13, "terminals": 13, "lots": 79,
-        "redemptions": 31, "refunds": 1, "holds": 4}
+        # The two-year history (citygov.points.demo_history) adds a purchase, two campaigns, 20 members,
+        # 24 months x 20 grants and 12 x 10 + 12 x 3 redemptions.
+        "purchases": 2, "campaigns": 4, "members": 60, "merchants": 13, "terminals": 13, "lots": 79 + 480,
+        "redemptions": 31 + 156, "refunds": 1, "holds": 4}
     health = check_ledger()
     assert health.problems == []
     assert health.ok
@@ -64,7 +66,8 @@ def test_demo_programme_shape(reference_data, make_user):
         "social-welfare", "社會局", 500_000, "funded")
     assert purchase.bank_reference
     assert sorted(Campaign.objects.values_list("name", "status")) == [
-        ("市民卡新春好禮", CampaignStatus.APPROVED), ("敬老重陽加碼", CampaignStatus.APPROVED)]
+        ("市民卡新春好禮", CampaignStatus.APPROVED), ("市民卡月月領點（前期）", CampaignStatus.APPROVED),
+        ("市民卡月月領點（後期）", CampaignStatus.APPROVED), ("敬老重陽加碼", CampaignStatus.APPROVED)]
     assert Counter(Merchant.objects.values_list("status", flat=True)) == {"active": 10, "suspended": 2,
                                                                           "applied": 1}
     assert Merchant.objects.filter(status="active", points_enabled=False).count() == 3

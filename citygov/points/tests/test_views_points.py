@@ -407,7 +407,7 @@ def test_dashboard_tiles_for_the_operator(programme, lots):
 
     assert {key: (v.value, v.status) for key, v in values.items()} == {
         "points.overview": (170, "ok"), "points.issued": (0, "ok"), "points.merchants": (1, "ok"),
-        "points.ledger": (0, "ok")}
+        "points.ledger": (0, "ok"), "points.yoy": (0, "ok"), "points.enablement": (100.0, "ok")}
     assert values["points.overview"].detail == "170 available, 0 held; 30 spent and 0 expired so far"
     assert values["points.merchants"].detail == "100.0% of 1 active merchants"
 
@@ -418,7 +418,8 @@ def test_dashboard_tiles_are_empty_for_an_agency_without_purchases(programme, ma
     values = tiles(other)
 
     assert {key: (v.value, v.status) for key, v in values.items()} == dict.fromkeys(
-        ("points.overview", "points.issued", "points.merchants", "points.ledger"), (None, "empty"))
+        ("points.overview", "points.issued", "points.merchants", "points.ledger", "points.yoy", "points.enablement"),
+        (None, "empty"))
 
 
 def test_dashboard_has_no_points_tiles_without_points_view(programme, make_user):

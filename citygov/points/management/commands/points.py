@@ -24,7 +24,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from citygov.core.errors import ServiceError
-from citygov.points.management import settle
+from citygov.points.management import report, settle
 from citygov.points.models import MerchantStatus
 
 EXIT_FAILURE = 1
@@ -195,6 +195,7 @@ SUBCOMMANDS: dict[str, SubCommand] = {
     "import-merchants": SubCommand("Import merchants from a CSV file (idempotent; bad rows reported by line).",
                                    _import_merchants_arguments, _import_merchants),
     "merchants": SubCommand("List merchants.", _merchants_arguments, _merchants),
+    "report": SubCommand(report.HELP, report.arguments, report.run),
     "settle": SubCommand(settle.SETTLE_HELP, settle.settle_arguments, settle.settle),
     "keygen": SubCommand(settle.KEYGEN_HELP, settle.keygen_arguments, settle.keygen),
     "sign-batch": SubCommand(settle.SIGN_HELP, settle.sign_arguments, settle.sign),
