@@ -4,21 +4,29 @@ Targets (issue "Points I"): sustained redemptions with 32 concurrent clients for
 ≥ 200/s with p99 < 250 ms and zero invariant violations; a 60-second burst offered at 1,000
 requests/s, where shedding with 429 is allowed but lost or duplicated transfers are not.
 
-The server is gunicorn (``citygov.wsgi``) on loopback against a throw-away database
-``citygov_bench_http``; clients are separate processes signing real requests. Every request has its
-own idempotency key; a request that times out is retried with the same key, so each redemption the
-client believes in is counted once. Afterwards the count and sum of 201 answers are compared with
-the redemptions and transfers in the database, and the ledger auditor runs.
+The server is gunicorn (``citygov.wsgi``, threaded workers) on loopback against a throw-away
+database ``citygov_bench_http``. The load generator is light so that it measures the server, not
+itself: one asyncio process, raw HTTP/1.1 keep-alive connections, and requests signed before the
+phase starts (HMAC as a terminal signs, one timestamp inside the server's ±300 s window for the
+whole phase; a retry is signed afresh). Sustained: 32 connections, each sending its next request as
+soon as it has an answer (closed loop). Burst: requests offered at their scheduled instants whatever
+the answers (open loop, up to 800 connections); latency counts from the scheduled instant.
+
+Every request has its own idempotency key; a timeout, a dropped connection, a retriable 409 or a
+429 is retried with the same key, so each redemption the client believes in is counted once. At the
+end the redemption ids the clients were told are compared with the redemptions, REDEEM transfers and
+stored idempotency answers in the database (lost / duplicated), and ``citygov points verify`` (the
+ledger auditor) runs. The 1-minute load average is sampled during the run: the machine is shared.
 
 Run: .venv/bin/python bench/points_redeem_http.py [--seconds 300] [--burst-seconds 60]
+     [--workers 2] [--threads 4] [--terminal-rate 10/s]
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
 import json
-import multiprocessing
 import os
 import platform
 import secrets
@@ -30,6 +38,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +46,9 @@ PORT = 18731
 MERCHANTS = 40
 MEMBERS = 3200
 SECRET = "bench-secret-" + "x" * 20
+WORKERS = 2
+THREADS = 4
+TERMINAL_RATE = "10/s"
 
 
 def environment() -> dict:
@@ -44,7 +56,6 @@ def environment() -> dict:
     env["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/citygov_bench_http")
     env["CITYGOV_REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     env.setdefault("CITYGOV_VAR_DIR", tempfile.mkdtemp(prefix="citygov-bench-http-"))
-    env["CITYGOV_TERMINAL_RATE"] = "100000/min"
     env["DJANGO_SETTINGS_MODULE"] = "citygov.settings"
     return env
 
@@ -94,98 +105,221 @@ def setup(env: dict) -> None:
         Terminal.objects.create(merchant=merchant, terminal_id=f"BT-{n:03d}", secret=SECRET)
 
 
-def signed_request(conn, terminal: str, card: str, key: str, timeout: float):
+# --- the load generator: one asyncio process, raw HTTP/1.1 keep-alive connections -----------------
+
+PATH = "/api/points/terminal/redeem/"
+TIMEOUT = 10.0
+BURST_TIMEOUT = 30.0
+SIGNATURE_REUSE_SECONDS = 240  # the server accepts ±300 s
+
+
+def signed_bytes(terminal: str, card: str, key: str, timestamp: int) -> bytes:
+    """One complete signed request (headers and body) as it goes on the wire."""
     from citygov.points.engine.signing import sign
 
-    path = "/api/points/terminal/redeem/"
-    body = json.dumps({"card_number": card, "amount": 1}).encode()
-    timestamp, nonce = str(int(time.time())), secrets.token_hex(12)
-    headers = {"Content-Type": "application/json", "X-Terminal-Id": terminal, "X-Timestamp": timestamp,
-               "X-Nonce": nonce, "X-Signature": sign(SECRET, "POST", path, timestamp, nonce, body),
-               "Idempotency-Key": key}
-    conn.timeout = timeout
-    conn.request("POST", path, body=body, headers=headers)
-    response = conn.getresponse()
-    payload = response.read()
-    return response.status, payload
+    body = b'{"card_number":"%s","amount":1}' % card.encode()
+    nonce = secrets.token_hex(12)
+    signature = sign(SECRET, "POST", PATH, str(timestamp), nonce, body)
+    return (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Terminal-Id: {terminal}\r\nX-Timestamp: {timestamp}\r\n"
+            f"X-Nonce: {nonce}\r\nX-Signature: {signature}\r\nIdempotency-Key: {key}\r\n\r\n").encode() + body
 
 
-def client_process(phase: str, index: int, threads: int, seconds: float, rate: float | None, queue) -> None:
-    """Run ``threads`` client loops; each owns distinct members. ``rate`` = requests/s per thread (open loop)."""
-    sys.path.insert(0, ROOT)
-    results = []
-    lock = threading.Lock()
+@dataclass(slots=True)
+class Job:
+    """One redemption the client wants: its key and what it is for, its answers and latency."""
+
+    key: str
+    terminal: str
+    card: str
+    wire: bytes
+    signed_at: int
+    scheduled: float = 0.0
+    status: object = None
+    latency: float = 0.0
+    redemption_id: int | None = None
+    replayed: bool = False
+    attempts: int = 0
+
+
+def make_jobs(tag: str, count: int, timestamp: int, offset: int) -> list[Job]:
+    """``count`` pre-signed requests; consecutive ones go to different members and terminals."""
+    jobs = []
+    for n in range(count):
+        card, terminal, key = f"H{(offset + n) % MEMBERS:06d}", f"BT-{(offset + n) % MERCHANTS:03d}", f"{tag}-{n}"
+        jobs.append(Job(key, terminal, card, signed_bytes(terminal, card, key, timestamp), timestamp))
+    return jobs
+
+
+class Connection:
+    """A keep-alive HTTP/1.1 connection that sends one request and reads one response at a time."""
+
+    def __init__(self):
+        self.reader = self.writer = None
+
+    async def exchange(self, wire: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", PORT)
+        self.writer.write(wire)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        body = await self.reader.readexactly(length) if length else b""
+        if b"connection: close" in head.lower():
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def perform(conn: Connection, job: Job, give_up_at: float | None = None, timeout: float = TIMEOUT) -> None:
+    """Send ``job`` until it has a final answer (retrying with the same key, freshly signed, after a
+    timeout, a dropped connection, a retriable 409 or a 429, with a pause), or ``give_up_at`` passes."""
+    while True:
+        # The pre-signed request goes out once; every retry needs a new nonce, so it is signed again.
+        # A pre-signed request that waited long for a connection (an overloaded burst) is signed
+        # again too, so its timestamp stays inside the server's window.
+        fresh = job.attempts == 0 and time.time() - job.signed_at < SIGNATURE_REUSE_SECONDS
+        wire = job.wire if fresh else signed_bytes(job.terminal, job.card, job.key, int(time.time()))
+        job.attempts += 1
+        try:
+            status, body = await asyncio.wait_for(conn.exchange(wire), timeout)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            conn.close()
+            status, body = "error", b""
+        job.status = status
+        if status == 201:
+            answer = json.loads(body)
+            job.redemption_id, job.replayed = answer["id"], answer.get("replayed", False)
+            break
+        final = isinstance(status, int) and status not in (409, 429, 502, 503)
+        if status == 409 and b"idempotency_conflict" in body:
+            final = True
+        if final or (give_up_at is not None and time.monotonic() >= give_up_at):
+            break
+        await asyncio.sleep(1.0 if status in (409, 429) else 0.2)  # Retry-After is 1 s
+    job.latency = time.monotonic() - job.scheduled
+
+
+async def closed_loop(jobs: list[Job], clients: int, seconds: float) -> list[Job]:
+    """``clients`` connections, each sending its next request as soon as it has an answer."""
+    done: list[Job] = []
+    queue = iter(jobs)
     deadline = time.monotonic() + seconds
 
-    def loop(slot: int):
-        conn = http.client.HTTPConnection("127.0.0.1", PORT)
-        member_base = (index * threads + slot) * (MEMBERS // 64)
-        n = 0
-        next_at = time.monotonic()
-        local = []
+    async def client():
+        conn = Connection()
         while time.monotonic() < deadline:
-            if rate:
-                next_at += 1 / rate
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            card = f"H{member_base + n % (MEMBERS // 64):06d}"
-            terminal = f"BT-{(index * threads + slot + n) % MERCHANTS:03d}"
-            key = f"{phase}-{index}-{slot}-{n}"
-            n += 1
-            started = time.monotonic()
-            status = None
-            for _attempt in range(4):
-                try:
-                    status, payload = signed_request(conn, terminal, card, key, 10)
-                    if status == 409 and b"idempotency_in_flight" in payload:
-                        time.sleep(0.05)
-                        continue
-                    break
-                except (OSError, http.client.HTTPException):
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", PORT)
-                    status = "error"
-            local.append((status, time.monotonic() - started, payload if status == 201 else b""))
-        with lock:
-            results.extend((s, lat, json.loads(p).get("replayed", False) if p else False) for s, lat, p in local)
+            job = next(queue, None)
+            if job is None:
+                raise SystemExit("ran out of pre-signed requests; raise the estimate")
+            job.scheduled = time.monotonic()
+            await perform(conn, job)
+            done.append(job)
+        conn.close()
 
-    workers = [threading.Thread(target=loop, args=(slot,)) for slot in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    queue.put(results)
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return done
 
 
-def run_phase(name: str, seconds: float, processes: int, threads: int, rate_total: float | None) -> dict:
-    queue = multiprocessing.Queue()
-    per_thread = rate_total / (processes * threads) if rate_total else None
-    tag = "".join(ch for ch in name if ch.isalnum())[:12]
-    procs = [multiprocessing.Process(target=client_process, args=(tag, i, threads, seconds, per_thread, queue))
-             for i in range(processes)]
-    started = time.monotonic()
-    for proc in procs:
-        proc.start()
-    results = []
-    for _ in procs:
-        results.extend(queue.get())
-    for proc in procs:
-        proc.join()
-    elapsed = time.monotonic() - started
-    ok = [lat for status, lat, replayed in results if status == 201 and not replayed]
+async def open_loop(jobs: list[Job], rate: float, seconds: float, connections: int) -> list[Job]:
+    """Offer ``rate`` requests/s for ``seconds`` whatever the answers: each request goes out at its
+    instant on an idle keep-alive connection, or a new one (up to ``connections``; beyond that it
+    waits for one). Latency counts from the scheduled instant, so any wait is included."""
+    count = int(rate * seconds)
+    idle: list[Connection] = []
+    opened = 0
+    freed = asyncio.Condition()
+    done: list[Job] = []
+    start = time.monotonic()
+
+    give_up_at = start + seconds + 120
+
+    async def one(job: Job):
+        nonlocal opened
+        async with freed:
+            while not idle and opened >= connections:
+                await freed.wait()
+                if time.monotonic() >= give_up_at:
+                    # Every connection stayed busy until long after the phase: never sent, no effect.
+                    job.status, job.latency = "unsent", time.monotonic() - job.scheduled
+                    done.append(job)
+                    freed.notify()
+                    return
+            if idle:
+                conn = idle.pop()
+            else:
+                opened += 1
+                conn = Connection()
+        await perform(conn, job, give_up_at=give_up_at, timeout=BURST_TIMEOUT)
+        done.append(job)
+        async with freed:
+            idle.append(conn)
+            freed.notify()
+
+    tasks = []
+    for n, job in enumerate(jobs[:count]):
+        job.scheduled = start + n / rate
+        delay = job.scheduled - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(job)))
+    await asyncio.gather(*tasks)
+    for conn in idle:
+        conn.close()
+    return done
+
+
+async def settle(jobs: list[Job], connections: int = 32) -> None:
+    """Give every request still without a final answer more goes with its key (no lost answers)."""
+    open_jobs = iter([job for job in jobs if job.redemption_id is None
+                      and job.status in (None, "error", 409, 429, 502, 503)])
+
+    async def client():
+        conn = Connection()
+        for job in open_jobs:
+            job.scheduled = time.monotonic()
+            await perform(conn, job, give_up_at=time.monotonic() + 60, timeout=BURST_TIMEOUT)
+        conn.close()
+
+    await asyncio.gather(*(client() for _ in range(connections)))
+
+
+def summarise(name: str, jobs: list[Job], elapsed: float) -> dict:
+    created = [job for job in jobs if job.status == 201 and not job.replayed]
     statuses: dict = {}
-    for status, _, _ in results:
-        statuses[status] = statuses.get(status, 0) + 1
-    latencies = sorted(lat for _, lat, _ in results)
-    return {
-        "phase": name, "seconds": round(elapsed, 1), "requests": len(results), "created": len(ok),
-        "replayed": sum(1 for status, _, replayed in results if status == 201 and replayed),
-        "throughput": round(len(ok) / elapsed, 1), "statuses": statuses,
-        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1) if latencies else None,
-        "created_p99_ms": round(sorted(ok)[int(len(ok) * 0.99) - 1] * 1000, 1) if ok else None,
-    }
+    for job in jobs:
+        statuses[str(job.status)] = statuses.get(str(job.status), 0) + 1
+    latencies = sorted(job.latency for job in jobs)
+    ok = sorted(job.latency for job in jobs if job.status == 201)
+
+    def pct(values, q):
+        return round(values[min(len(values) - 1, int(len(values) * q))] * 1000, 1) if values else None
+
+    return {"phase": name, "seconds": round(elapsed, 1), "requests": len(jobs), "created": len(created),
+            "replayed": sum(1 for job in jobs if job.status == 201 and job.replayed),
+            "retries": sum(max(0, job.attempts - 1) for job in jobs), "throughput": round(len(created) / elapsed, 1),
+            "statuses": statuses, "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99),
+            "created_p50_ms": pct(ok, 0.5), "created_p99_ms": pct(ok, 0.99)}
+
+
+class LoadSampler(threading.Thread):
+    """Samples the 1-minute load average every 5 s while the phases run (the machine is shared)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(5):
+            self.samples.append(os.getloadavg()[0])
 
 
 def wait_for_server(timeout: float = 60) -> None:
@@ -203,38 +337,77 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--burst-seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--burst-rate", type=float, default=1000)
+    parser.add_argument("--burst-connections", type=int, default=800)
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--terminal-rate", default=TERMINAL_RATE,
+                        help="per-terminal rate limit of the server (CITYGOV_TERMINAL_RATE)")
     args = parser.parse_args()
     env = environment()
+    env["CITYGOV_TERMINAL_RATE"] = args.terminal_rate
     setup(env)
+    # Pre-signed with one timestamp inside the server's ±300 s window for the whole phase (the
+    # middle of a phase of up to 500 s); retries are signed afresh.
+    sustained_ts = int(time.time() + min(args.seconds / 2, 200))
+    sustained_jobs = make_jobs("s", int(args.seconds * 500) + 1000, sustained_ts, 0)
     server = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "citygov.wsgi:application", "--bind",
-         f"127.0.0.1:{PORT}", "--workers", str(args.workers), "--threads", "4", "--worker-class", "gthread",
-         "--backlog", "2048", "--log-level", "warning"], cwd=ROOT, env=env)
+         f"127.0.0.1:{PORT}", "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class",
+         "gthread", "--worker-connections", "1000", "--backlog", "2048", "--keep-alive", "75",
+         "--log-level", "warning"], cwd=ROOT, env=env)
+    sampler = LoadSampler()
+    phases = []
+    all_jobs: list[Job] = []
     try:
         wait_for_server()
-        phases = [run_phase("sustained, 32 clients", args.seconds, 4, 8, None)]
+        sampler.start()
+        started = time.monotonic()
+        done = asyncio.run(closed_loop(sustained_jobs, args.clients, args.seconds))
+        phases.append(summarise(f"sustained, {args.clients} clients", done, time.monotonic() - started))
+        all_jobs += done
+        del sustained_jobs
         if args.burst_seconds:
-            phases.append(run_phase("burst offered at 1,000/s", args.burst_seconds, 4, 16, 1000))
+            burst_jobs = make_jobs("b", int(args.burst_rate * args.burst_seconds), int(time.time() + 30), 17)
+            started = time.monotonic()
+            done = asyncio.run(open_loop(burst_jobs, args.burst_rate, args.burst_seconds, args.burst_connections))
+            phases.append(summarise(f"burst offered at {args.burst_rate:,.0f}/s", done, time.monotonic() - started))
+            all_jobs += done
+        asyncio.run(settle(all_jobs))
+        sampler.stop.set()
+        uptime = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    from django.db.models import Sum
+    report(args, env, phases, all_jobs, sampler.samples, uptime)
 
-    from citygov.points.models import Redemption, Transfer, TransferKind
-    from citygov.points.queries import check_ledger
 
-    created = sum(p["created"] for p in phases)
-    redemptions = Redemption.objects.count()
-    points = Transfer.objects.filter(kind=TransferKind.REDEEM).aggregate(t=Sum("amount"))["t"] or 0
-    health = check_ledger()
+def report(args, env: dict, phases: list[dict], jobs: list[Job], load: list[float], uptime: str) -> None:
+    """Print the figures, then compare what the clients were told with what the database holds."""
+    from citygov.points.models import IdempotencyRecord, Redemption, Transfer, TransferKind
+
+    told = {job.key: job.redemption_id for job in jobs if job.redemption_id is not None}
+    in_db = set(Redemption.objects.values_list("pk", flat=True))
+    stored = {key: (response or {}).get("id") for key, response in IdempotencyRecord.objects.filter(
+        scope__startswith="terminal:BT-", status_code=201).values_list("key", "response")}
+    redeem_transfers = Transfer.objects.filter(kind=TransferKind.REDEEM).count()
+    lost = sorted(key for key, rid in told.items() if rid not in in_db or stored.get(key) != rid)
+    duplicated = len(in_db) - len(set(stored.values())) + (redeem_transfers - len(in_db))
+    unanswered = sum(1 for job in jobs if job.redemption_id is None and job.status not in (400, 404, 409, "unsent"))
+    verify = subprocess.run([os.path.join(os.path.dirname(sys.executable), "citygov"), "points", "verify"],
+                            capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, CPython {platform.python_version()}; "
-          f"gunicorn {args.workers} workers x 4 threads; PostgreSQL + Redis on loopback")
+          f"gunicorn {args.workers} workers x {args.threads} threads (gthread); terminal rate limit "
+          f"{args.terminal_rate}; PostgreSQL + Redis on loopback; one asyncio client process")
     for phase in phases:
         print(json.dumps(phase, ensure_ascii=False))
-    print(f"201 answers: {created}; redemptions in the database: {redemptions}; points redeemed: {points} "
-          f"(lost or duplicated: {redemptions - created})")
-    print(f"auditor: {health.transfers_checked} transfers, violations: {len(health.problems)}")
+    if load:
+        print(f"load average (1 min) during the run: mean {statistics.mean(load):.2f}, max {max(load):.2f}; "
+              f"at the end: {uptime}")
+    print(f"redemptions answered 201: {len(told)}; in the database: {len(in_db)}; REDEEM transfers: "
+          f"{redeem_transfers}; lost: {len(lost)}; duplicated: {duplicated}; without a final answer: {unanswered}")
+    print(f"auditor (citygov points verify): exit {verify.returncode}; {verify.stdout.strip().splitlines()[-1:]}")
 
 
 if __name__ == "__main__":

@@ -54,18 +54,25 @@ def _time(value: dt.datetime | None) -> str | None:
     return _DATETIME.to_representation(value) if value is not None else None
 
 
+def _post_balance(obj: Hold | Redemption) -> int:
+    """The member's spendable points after the operation: as the ledger service computed it inside
+    its transaction (holds and one-step redemptions), else read now."""
+    computed = getattr(obj, "post_balance", None)
+    return computed if computed is not None else spendable_points(obj.member_id)
+
+
 def hold_body(hold: Hold) -> dict:
     """A hold as the terminal sees it, with the member's spendable balance after the operation."""
     return {"id": hold.pk, "status": hold.status, "amount": hold.amount, "captured": hold.captured,
             "released": hold.released, "created_at": _time(hold.created_at), "expires_at": _time(hold.expires_at),
-            "reference": hold.reference, "post_balance": spendable_points(hold.member_id)}
+            "reference": hold.reference, "post_balance": _post_balance(hold)}
 
 
 def redemption_body(redemption: Redemption) -> dict:
     """A redemption (a capture or a one-step redeem), with the member's balance afterwards."""
     return {"id": redemption.pk, "hold_id": redemption.hold_id, "amount": redemption.amount,
             "refunded": redemption.refunded, "created_at": _time(redemption.created_at),
-            "reference": redemption.reference, "post_balance": spendable_points(redemption.member_id)}
+            "reference": redemption.reference, "post_balance": _post_balance(redemption)}
 
 
 def refund_body(refund: Refund) -> dict:

@@ -5,10 +5,17 @@ Postgres"):
 
 1. **Claim** the key: insert an ``in_flight`` record in its own short, committed transaction, so a
    concurrent duplicate finds it (the unique index on ``(scope, key)`` decides the race).
-2. **Execute** the action in one transaction that also marks the record ``done`` with the answer.
-   Either both commit or neither does, so an effect without a stored answer (or the reverse) cannot
-   exist. Business refusals (:class:`~citygov.core.errors.ServiceError`) are answers too and are
-   stored, so a retry gets the same answer.
+   On PostgreSQL this commit is asynchronous (``SET LOCAL synchronous_commit TO OFF``: no wait
+   for the WAL flush). That is safe: the claim carries no effect and no answer. Losing it in a crash
+   only frees the key, and a crash can only lose it together with everything committed after it,
+   because the WAL is flushed in order — the step-2 commit is synchronous, so once an effect is
+   durable (and only then is it answered) its claim is durable too.
+2. **Execute** the action in one transaction that ends by marking the record ``done`` with the
+   answer, with a conditional UPDATE that only matches our own claim (in flight, our claim time);
+   if the claim was taken over meanwhile, the whole transaction rolls back. Either both commit or
+   neither does, so an effect without a stored answer (or the reverse) cannot exist. Business
+   refusals (:class:`~citygov.core.errors.ServiceError`) are answers too and are stored, so a retry
+   gets the same answer.
 3. An unexpected error deletes the claim so the client may retry; a claim older than
    :data:`IN_FLIGHT_TIMEOUT` belongs to a process that died and may be taken over.
 
@@ -114,6 +121,7 @@ def _claim(scope: str, key: str, print_: str) -> tuple[int, dt.datetime] | Idemp
         now = timezone.now()
         try:
             with transaction.atomic():
+                _asynchronous_commit()
                 record = IdempotencyRecord.objects.create(scope=scope, key=key, fingerprint=print_,
                                                           state=IdempotencyState.IN_FLIGHT, created_at=now)
             return record.pk, now
@@ -141,20 +149,32 @@ def _execute(record_id: int, claimed_at: dt.datetime, action: Action, render_err
              ) -> IdempotentResult | None:
     """Run the action and store its answer in one transaction; None when the claim was lost."""
     with transaction.atomic():
-        # Locking our claim first means a takeover waits for us and then finds the key done.
-        mine = IdempotencyRecord.objects.select_for_update().filter(
-            pk=record_id, state=IdempotencyState.IN_FLIGHT, created_at=claimed_at).exists()
-        if not mine:
-            return None
         try:
             status_code, body = action()
         except ServiceError as exc:
             # Not wrapped in a savepoint on purpose: a service that commits part of its work before
             # refusing (a capture that finds its hold timed out releases it, then says so) keeps it.
             status_code, body = render_error(exc)
-        IdempotencyRecord.objects.filter(pk=record_id).update(
-            state=IdempotencyState.DONE, status_code=status_code, response=body, completed_at=timezone.now())
+        # Store the answer only if the claim is still ours. This UPDATE locks the record until we
+        # commit, so a takeover that comes later waits and then finds the key done; one that came
+        # while the action ran (the claim was stale) changed ``created_at``, nothing matches, and
+        # our work is rolled back — the new owner's run is the only one that counts.
+        stored = IdempotencyRecord.objects.filter(
+            pk=record_id, state=IdempotencyState.IN_FLIGHT, created_at=claimed_at,
+        ).update(state=IdempotencyState.DONE, status_code=status_code, response=body, completed_at=timezone.now())
+        if not stored:
+            transaction.set_rollback(True)
+            return None
     return IdempotentResult(status_code, {**body, "replayed": False}, replayed=False)
+
+
+def _asynchronous_commit() -> None:
+    """Inside the claim's transaction on PostgreSQL: commit without waiting for the WAL flush (see
+    the module docstring for why that is safe for a claim, and only for a claim)."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _release(record_id: int, claimed_at: dt.datetime) -> None:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -306,27 +306,74 @@ def _grant_chunk(actor, campaign_id: int, cards: list[tuple[int, str]], report: 
 
 # --- redemption (R3, R4, R9) -------------------------------------------------------------------
 
+# The hot path of the terminal API (holds and one-step redemptions) reads with plain SQL: the same
+# rows and locks as the ORM queries they replace, at a fraction of the CPU per request. Writes still
+# go through the ORM (model defaults) and posting.post().
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _lock_suffix(clause: str) -> str:
+    """``clause`` (a row lock) where the database has row locks; SQLite locks the whole database."""
+    return f" {clause}" if connection.features.has_select_for_update else ""
+
+
 def _lock_member(card_number: str) -> Member:
-    member = Member.objects.select_for_update().filter(card_number=card_number).first()
-    if member is None:
+    """Lock the member's row (first in the lock order); only its id is loaded."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {_table(Member)} WHERE card_number = %s"  # noqa: S608 - quoted names only
+                       + _lock_suffix("FOR UPDATE"), [card_number])
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound(_("Unknown card number."), code="unknown_member")
-    return member
+    return Member(pk=row[0], card_number=card_number)
 
 
 def _lock_merchant_for_redeem(merchant_id: int) -> Merchant:
-    # NO KEY UPDATE: conflicts with the FOR UPDATE that suspension takes, so a hold can never be
-    # created for a merchant that is being suspended (R9) — it waits and then sees the new status.
-    merchant = Merchant.objects.select_for_update(no_key=True).filter(pk=merchant_id).first()
-    if merchant is None:
+    """Lock the merchant's row and check that it may take points (R9); also read the id of its
+    payable account (``payable_id``; None before its first redemption), which post() later locks in
+    primary-key order with the lot accounts.
+
+    NO KEY UPDATE conflicts with the FOR UPDATE that suspension takes, so a hold can never be
+    created for a merchant that is being suspended (R9) — it waits and then sees the new status.
+    The status is read here, under that lock, on every request (never from a cache).
+    """
+    sql = (f"SELECT m.id, m.status, m.points_enabled, (SELECT a.id FROM {_table(Account)} a "  # noqa: S608
+           f"WHERE a.kind = %s AND a.merchant_id = m.id ORDER BY a.id LIMIT 1) "
+           f"FROM {_table(Merchant)} m WHERE m.id = %s" + _lock_suffix("FOR NO KEY UPDATE OF m"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [AccountKind.MERCHANT_PAYABLE, merchant_id])
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound(_("No such merchant."))
+    merchant = Merchant(pk=row[0], status=row[1], points_enabled=bool(row[2]))
+    merchant.payable_id = row[3]
     if not merchant.can_redeem:
         raise InvalidInput(_("This merchant cannot accept points now."), code="merchant_not_active")
     return merchant
 
 
+def _from_db_datetime(value) -> dt.datetime:
+    """A datetime read by plain SQL: aware already (PostgreSQL) or UTC text (SQLite)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC)
+
+
 def _lot_states(member: Member, now: dt.datetime) -> tuple[list[lot_engine.LotState], dict[int, Lot]]:
-    lots = {lot.pk: lot for lot in Lot.objects.select_related("account")
-            .filter(member=member, reversed_at__isnull=True, expires_at__gt=now, account__balance__gt=0)}
+    """The member's spendable lots (unreversed, unexpired, with points) and their accounts' balances."""
+    sql = (f"SELECT l.id, l.account_id, l.agency_id, l.expires_at, a.balance FROM {_table(Lot)} l "  # noqa: S608
+           f"INNER JOIN {_table(Account)} a ON a.id = l.account_id WHERE l.member_id = %s "
+           f"AND l.reversed_at IS NULL AND l.expires_at > %s AND a.balance > 0")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [member.pk, connection.ops.adapt_datetimefield_value(now)])
+        rows = cursor.fetchall()
+    lots = {}
+    for lot_id, account_id, agency_id, expires_at, balance in rows:
+        lot = Lot(pk=lot_id, member_id=member.pk, agency_id=agency_id, expires_at=_from_db_datetime(expires_at),
+                  account=Account(pk=account_id, kind=AccountKind.LOT, agency_id=agency_id, balance=balance))
+        lots[lot_id] = lot
     states = [lot_engine.LotState(lot.pk, lot.account.balance, lot.expires_at, lot.pk) for lot in lots.values()]
     return states, lots
 
@@ -365,9 +412,11 @@ def do_hold(ctx: TerminalContext, card_number: str, amount: int, *, now=None) ->
                                    terminal_time=ctx.terminal_time, reference=ctx.reference[:60])
         HoldAllocation.objects.bulk_create([HoldAllocation(hold=hold, lot_id=p.lot_id, amount=p.amount, seq=i)
                                            for i, p in enumerate(plan)])
+        after: dict[int, int] = {}
         post([Leg(TransferKind.HOLD, lots[p.lot_id].account, account, p.amount, lots[p.lot_id].agency_id,
                   {"hold_id": hold.pk, "lot_id": p.lot_id, "merchant_id": merchant.pk}) for p in plan],
-             now=now, terminal_time=ctx.terminal_time)
+             now=now, terminal_time=ctx.terminal_time, balances_after=after)
+        hold.post_balance = _spendable_after(lots, after)
     return hold
 
 
@@ -533,17 +582,33 @@ def do_redeem(ctx: TerminalContext, card_number: str, amount: int, *, now=None) 
         member = _lock_member(card_number)
         merchant = _lock_merchant_for_redeem(ctx.merchant_id)
         plan, lots = _plan(member, amount, now)
-        payable = singleton_account(AccountKind.MERCHANT_PAYABLE, merchant_id=merchant.pk)
+        payable = _merchant_payable(merchant)
         redemption = Redemption.objects.create(merchant=merchant, terminal_id=ctx.terminal_id, member=member,
                                                amount=amount, created_at=now, terminal_time=ctx.terminal_time,
                                                reference=ctx.reference[:60])
         RedemptionAllocation.objects.bulk_create([
             RedemptionAllocation(redemption=redemption, lot_id=p.lot_id, amount=p.amount, seq=i)
             for i, p in enumerate(plan)])
+        after: dict[int, int] = {}
         post([Leg(TransferKind.REDEEM, lots[p.lot_id].account, payable, p.amount, lots[p.lot_id].agency_id,
                   {"redemption_id": redemption.pk, "lot_id": p.lot_id, "merchant_id": merchant.pk}) for p in plan],
-             now=now, terminal_time=ctx.terminal_time)
+             now=now, terminal_time=ctx.terminal_time, balances_after=after)
+        redemption.post_balance = _spendable_after(lots, after)
     return redemption
+
+
+def _merchant_payable(merchant: Merchant) -> Account:
+    """The merchant's payable account: by the id read with the merchant lock, created on first use."""
+    payable_id = getattr(merchant, "payable_id", None)
+    if payable_id is None:
+        return singleton_account(AccountKind.MERCHANT_PAYABLE, merchant_id=merchant.pk)
+    return Account(pk=payable_id, kind=AccountKind.MERCHANT_PAYABLE, merchant_id=merchant.pk)
+
+
+def _spendable_after(lots: dict[int, Lot], after: dict[int, int]) -> int:
+    """The member's spendable points once a hold or redemption is posted: the spendable lots read in
+    this transaction (under the member lock), with the balances post() left on the lots it touched."""
+    return sum(after.get(lot.account_id, lot.account.balance) for lot in lots.values())
 
 
 @retry_on_conflict

@@ -42,9 +42,14 @@ class Leg:
     refs: dict = field(default_factory=dict)
 
 
-def post(legs: list[Leg], *, now: dt.datetime, terminal_time: dt.datetime | None = None) -> list[Transfer]:
+def post(legs: list[Leg], *, now: dt.datetime, terminal_time: dt.datetime | None = None,
+         balances_after: dict[int, int] | None = None) -> list[Transfer]:
     """Lock every account the legs touch (ascending pk), check bounds, apply the balance changes and
-    insert the transfers. Must run inside ``transaction.atomic()``."""
+    insert the transfers. Must run inside ``transaction.atomic()``.
+
+    ``balances_after``, when given, is filled with each touched account's balance after the
+    transfers, as read under the lock (callers use it for a post-operation balance without another
+    query)."""
     if not legs:
         return []
     deltas: dict[int, int] = defaultdict(int)
@@ -61,11 +66,13 @@ def post(legs: list[Leg], *, now: dt.datetime, terminal_time: dt.datetime | None
         kinds[leg.debit.pk] = leg.debit.kind
         kinds[leg.credit.pk] = leg.credit.kind
     ids = sorted(deltas)
-    balances = dict(Account.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "balance"))
+    balances = _lock_accounts(ids)
     for pk in ids:
         if balances[pk] + deltas[pk] < 0 and kinds[pk] not in MAY_GO_NEGATIVE:
             raise InsufficientBalance(_("Not enough points."))
     _apply_deltas({pk: delta for pk, delta in deltas.items() if delta})
+    if balances_after is not None:
+        balances_after.update({pk: balances[pk] + deltas[pk] for pk in ids})
     transfers = [
         Transfer(kind=leg.kind, amount=leg.amount, debit_id=leg.debit.pk, credit_id=leg.credit.pk,
                  agency_id=leg.agency_id, created_at=now, terminal_time=terminal_time, **leg.refs)
@@ -75,6 +82,25 @@ def post(legs: list[Leg], *, now: dt.datetime, terminal_time: dt.datetime | None
 
 
 UPDATE_BATCH = 500
+
+
+def _lock_accounts(ids: list[int]) -> dict[int, int]:
+    """Lock the accounts ``ids`` (sorted) in ascending primary key and return their balances.
+
+    Plain SQL: this runs for every movement of points, and the statement is fixed.
+    """
+    table = connection.ops.quote_name(Account._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    balances: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), UPDATE_BATCH):
+            batch = ids[start:start + UPDATE_BATCH]
+            placeholders = ", ".join(["%s"] * len(batch))
+            # Only placeholders and the quoted table name are interpolated into the statement.
+            cursor.execute(f"SELECT id, balance FROM {table} WHERE id IN ({placeholders}) ORDER BY id{lock}",  # noqa: S608
+                           batch)
+            balances.update(cursor.fetchall())
+    return balances
 
 
 def _apply_deltas(deltas: dict[int, int]) -> None:

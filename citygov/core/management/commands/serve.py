@@ -32,7 +32,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT to listen on")
         parser.add_argument("--prod", action="store_true", help="serve with gunicorn (a production WSGI server)")
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (with --prod)")
+        parser.add_argument("--workers", type=int, default=2,
+                            help="gunicorn worker processes (with --prod); about one per CPU core")
+        parser.add_argument("--threads", type=int, default=4,
+                            help="threads per gunicorn worker (with --prod), so a worker keeps its core busy "
+                                 "while its requests wait for the database")
         parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
         parser.add_argument("--reset-admin-password", action="store_true",
                             help="generate and print a new password for the administrator")
@@ -72,17 +76,19 @@ class Command(BaseCommand):
         if options["setup_only"]:
             return
         if options["prod"]:
-            self._serve_prod(host, port, options["workers"])
+            self._serve_prod(host, port, options["workers"], options["threads"])
         else:
             call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
 
-    def _serve_prod(self, host: str, port: int, workers: int) -> None:
+    def _serve_prod(self, host: str, port: int, workers: int, threads: int = 4) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
         if gunicorn is None:
             raise CommandError("gunicorn is not installed (pip install gunicorn)", returncode=1)
         argv = [gunicorn, "citygov.wsgi:application", "--bind", f"{host}:{port}", "--workers", str(workers),
+                "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "75",
                 "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
-        self.stdout.write(f"citygov: gunicorn on {host}:{port} ({workers} workers); static files in {settings.STATIC_ROOT}")
+        self.stdout.write(f"citygov: gunicorn on {host}:{port} ({workers} workers × {threads} threads); "
+                          f"static files in {settings.STATIC_ROOT}")
         self.stdout.flush()
         os.execv(gunicorn, argv)  # noqa: S606 - replace this process with the server
