@@ -60,12 +60,15 @@ class SettlementItem(models.Model):
 
     transfer = models.OneToOneField("points.Transfer", verbose_name=_("transfer"), on_delete=models.PROTECT,
                                     related_name="settlement_item")
+    # A daily batch inserts up to a million items at once: only the indexes the reads need (the
+    # composite index serves "items of a batch"); merchant and agency are copies of the transfer's
+    # own references, so they carry no foreign-key check of their own.
     batch = models.ForeignKey(SettlementBatch, verbose_name=_("batch"), on_delete=models.PROTECT,
-                              related_name="items")
-    merchant = models.ForeignKey("points.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT,
-                                 related_name="+")
-    agency = models.ForeignKey("agencies.Agency", verbose_name=_("agency"), on_delete=models.PROTECT,
-                               related_name="+")
+                              related_name="items", db_index=False)
+    merchant = models.ForeignKey("points.Merchant", verbose_name=_("merchant"), on_delete=models.DO_NOTHING,
+                                 related_name="+", db_index=False, db_constraint=False)
+    agency = models.ForeignKey("agencies.Agency", verbose_name=_("agency"), on_delete=models.DO_NOTHING,
+                               related_name="+", db_index=False, db_constraint=False)
     amount = models.BigIntegerField(_("points (signed)"))
     late = models.BooleanField(_("late"), default=False)
 

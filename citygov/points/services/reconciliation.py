@@ -162,10 +162,10 @@ def _reconcile_debit(statement, line, report, now) -> None:
         why = _("Debit of NT${amount} names no batch of ours.").format(amount=paid)
         _exception_line(statement, line, TrustExceptionKind.UNKNOWN_DEBIT, why, report, now)
         return
-    open_lines = list(SettlementPosition.objects.select_for_update().filter(
-        batch=batch, amount__gt=0, line_status=LineStatus.INSTRUCTED).order_by("pk"))
-    same_account = [p for p in open_lines if p.bank_account == line.counterparty_account
-                    and (not line.counterparty_bank_code or p.bank_code[:3] == line.counterparty_bank_code[:3])]
+    candidates = SettlementPosition.objects.select_for_update().filter(
+        batch=batch, amount__gt=0, line_status=LineStatus.INSTRUCTED, bank_account=line.counterparty_account)
+    same_account = [p for p in candidates.order_by("pk")
+                    if not line.counterparty_bank_code or p.bank_code[:3] == line.counterparty_bank_code[:3]]
     if not same_account:
         why = _("Debit of NT${amount} for {batch} went to account {account}, which has no open line.").format(
             amount=paid, batch=batch.batch_id, account=line.counterparty_account)

@@ -163,15 +163,26 @@ def _build_one(actor, day: dt.date, now: dt.datetime) -> tuple[SettlementBatch, 
 
 
 def _take_transfers(batch: SettlementBatch, previous: SettlementBatch | None) -> None:
-    """Insert a settlement item for every committed, unbatched capture/refund before the cut-off."""
+    """Insert a settlement item for every committed, unbatched capture/refund before the cut-off.
+
+    The transfers already in a batch are read first, into a materialised set (only batches that can
+    hold a transfer from the look-back window), so the anti-join never scans the rows this same
+    statement is inserting.
+    """
     q = connection.ops.quote_name
-    items, transfers, accounts = (q(SettlementItem._meta.db_table), q(Transfer._meta.db_table),
-                                  q(Transfer._meta.get_field("debit").related_model._meta.db_table))
+    items, transfers, accounts, batches = (
+        q(SettlementItem._meta.db_table), q(Transfer._meta.db_table),
+        q(Transfer._meta.get_field("debit").related_model._meta.db_table), q(SettlementBatch._meta.db_table))
     into = ", ".join(["%s"] * len(INTO_PAYABLE))
     out = ", ".join(["%s"] * len(OUT_OF_PAYABLE))
-    lower = "AND t.created_at >= %s" if previous is not None else ""
+    moment = connection.ops.adapt_datetimefield_value  # raw SQL: times as the backend stores them (UTC)
+    lower = moment(previous.window_start - LATE_LOOKBACK) if previous is not None else None
     # Only placeholders and quoted table names are interpolated.
     sql = f"""
+        WITH done AS MATERIALIZED (
+            SELECT i.transfer_id FROM {items} i JOIN {batches} b ON b.id = i.batch_id
+            WHERE b.window_end > %s
+        )
         INSERT INTO {items} (transfer_id, batch_id, merchant_id, agency_id, amount, late)
         SELECT t.id, %s,
                CASE WHEN t.kind IN ({into}) THEN ca.merchant_id ELSE da.merchant_id END,
@@ -182,14 +193,12 @@ def _take_transfers(batch: SettlementBatch, previous: SettlementBatch | None) ->
         JOIN {accounts} ca ON ca.id = t.credit_id
         JOIN {accounts} da ON da.id = t.debit_id
         WHERE (t.kind IN ({into}) OR t.kind IN ({out}))
-          AND t.created_at < %s {lower}
-          AND NOT EXISTS (SELECT 1 FROM {items} i WHERE i.transfer_id = t.id)
+          AND t.created_at < %s AND t.created_at >= %s
+          AND NOT EXISTS (SELECT 1 FROM done WHERE done.transfer_id = t.id)
     """  # noqa: S608
-    moment = connection.ops.adapt_datetimefield_value  # raw SQL: times as the backend stores them (UTC)
-    params: list = [batch.pk, *INTO_PAYABLE, *INTO_PAYABLE, moment(batch.window_start), *INTO_PAYABLE,
-                    *OUT_OF_PAYABLE, moment(batch.window_end)]
-    if previous is not None:
-        params.append(moment(previous.window_start - LATE_LOOKBACK))
+    floor = lower if lower is not None else moment(dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+    params: list = [floor, batch.pk, *INTO_PAYABLE, *INTO_PAYABLE, moment(batch.window_start), *INTO_PAYABLE,
+                    *OUT_OF_PAYABLE, moment(batch.window_end), floor]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
