@@ -152,13 +152,18 @@ def test_pdf_is_chinese_a4_with_hash_and_page_numbers_for_1300_lines():
     assert has(content_hash(instr))
     assert has("商店1299")
     assert has(f"{instr.total_amount:,}")
-    # deterministic for the same instruction and generation time
-    assert to_pdf(instr, generated_at=GENERATED) == pdf
 
 
-def test_short_pdf_is_one_page():
-    pdf = to_pdf(_instruction([_line("04595257")]), generated_at=GENERATED)
+def test_short_pdf_is_one_page_and_deterministic():
+    instr = _instruction([_line("04595257", final=True)])
+    pdf = to_pdf(instr, generated_at=GENERATED)
     assert len(re.findall(rb"/Type /Page\b", pdf)) == 1
+    content = _pdf_content(pdf)
+    assert _pdf_string("好味小吃（結清）") in content
+    assert _pdf_string("第 1 頁，共 1 頁") in content
+    assert _pdf_string("產製時間 2026-11-22 00:05 UTC+08:00") in content
+    # the same instruction and generation time give the same bytes
+    assert to_pdf(instr, generated_at=GENERATED) == pdf
 
 
 # --- signatures ------------------------------------------------------------------------------------------
