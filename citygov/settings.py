@@ -30,6 +30,7 @@ try:
     HUEY_IMMEDIATE = _env.boolean("CITYGOV_HUEY_IMMEDIATE", default=False)
     POINTS_TERMINAL_RATE = _env.text("CITYGOV_TERMINAL_RATE", "600/min")
     POINTS_NOTICE_ADAPTER = _env.text("CITYGOV_POINTS_NOTICE_ADAPTER", "console")
+    POINTS_YOY_ALERT_SHARE = _env.share("CITYGOV_POINTS_YOY_ALERT_SHARE", 0.5)
     # Settlement: who instructs which trust account, and the operator's Ed25519 key (the key itself,
     # or a file; never in the repository). Without a key, batches are built unsigned.
     POINTS_OPERATOR_NAME = _env.text("CITYGOV_POINTS_OPERATOR_NAME", "桃園市市民卡點數營運單位")
@@ -157,6 +158,10 @@ TIME_ZONE = "Asia/Taipei"
 FORMAT_MODULE_PATH = ["citygov.formats"]
 USE_I18N = True
 USE_TZ = True
+
+# --- uploaded files (e.g. forensic reports): under the state directory, never in the code tree ---
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
 
 # --- static ----------------------------------------------------------------------------------
 STATIC_URL = "/static/"

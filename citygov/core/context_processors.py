@@ -34,5 +34,10 @@ def navigation(request) -> dict:
         "can_view_changelog": can(Capability.VIEW_CHANGELOG),
         "can_view_points": can(Capability.VIEW_POINTS),
         "can_view_settlement": can(Capability.VIEW_SETTLEMENT),
+        "can_view_assistant": can(Capability.VIEW_ASSISTANT),
+        "can_view_exchange": can(Capability.VIEW_EXCHANGE),
+        "can_view_datagov": can(Capability.VIEW_DATAGOV),
+        "can_view_soc": can(Capability.VIEW_SOC),
+        "can_view_security": can(Capability.VIEW_SECURITY),
         "can_open_admin": SimpleLazyObject(is_admin),
     }

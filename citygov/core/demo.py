@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from citygov.agencies.models import Agency, SecurityLevel
 from citygov.agencies.services import do_update_agency
@@ -45,6 +46,17 @@ class DemoResult:
     password: str | None
 
 
+# Each domain app's demo seeder, called in this order with the administrator.
+APP_DEMOS = (
+    "citygov.points.demo.seed_points_demo",
+    "citygov.soc.demo.seed_soc_demo",
+    "citygov.security.demo.seed_security_demo",
+    "citygov.exchange.demo.seed_exchange_demo",
+    "citygov.assistant.demo.seed_assistant_demo",
+    "citygov.datagov.demo.seed_datagov_demo",
+)
+
+
 def seed_demo() -> DemoResult:
     """Create the demo accounts (one shared generated password, returned once) and demo levels."""
     admin, _ = do_ensure_admin()
@@ -65,10 +77,11 @@ def seed_demo() -> DemoResult:
             agency = agencies.get(code)
             if agency is not None and agency.security_level != level:
                 do_update_agency(admin, agency.pk, {"security_level": level})
-    try:  # the points demo programme (citygov.points.demo); a failure there must not stop the core demo
-        from citygov.points.demo import seed_points_demo
-
-        seed_points_demo(admin)
-    except Exception:
-        logging.getLogger(__name__).exception("points demo data could not be seeded")
+    for path in APP_DEMOS:
+        # Imported by name: a static import would make every module that imports core.demo depend on
+        # every domain app. A failure in one app's demo must not stop the others.
+        try:
+            import_string(path)(admin)
+        except Exception:
+            logging.getLogger(__name__).exception("demo data could not be seeded: %s", path)
     return DemoResult(created=tuple(created), password=password if created else None)
