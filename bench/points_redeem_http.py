@@ -45,7 +45,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = 18731
 MERCHANTS = 40
 MEMBERS = 3200
-SECRET = "bench-secret-" + "x" * 20
+# A fresh terminal secret per run (the bench database is thrown away; setup and client share this process).
+SECRET = secrets.token_hex(32)
 WORKERS = 2
 THREADS = 4
 TERMINAL_RATE = "10/s"
