@@ -4,7 +4,7 @@ Two package-data files under ``engine/data``:
 
 * ``nvd_products.csv`` — every (part, vendor, product) known to the bundled NVD data, with its CVE count
   and a sample dictionary title (the product index the identifier searches);
-* ``nvd_cves.json`` — CVE records in the CVE API 2.0 layout (descriptions shortened), limited to the
+* ``nvd_cves.json.gz`` (gzip) — CVE records in the CVE API 2.0 layout (descriptions shortened), limited to the
   products the curated rules name, plus records still "Awaiting Analysis".
 
 :func:`build_bundle` regenerates both from a directory of NVD files (see ``data/README.md`` for the
@@ -30,7 +30,7 @@ from citygov.security.engine.matching import VulnIndex
 from citygov.security.engine.nvd import Configuration, CveRecord, MatchCriterion, Node, iter_cve_records
 
 PRODUCTS_FILE = "nvd_products.csv"
-CVES_FILE = "nvd_cves.json"
+CVES_FILE = "nvd_cves.json.gz"  # gzip: the 11.6 MB of JSON ships as 1.0 MB
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -142,7 +142,7 @@ def from_compact(item: list) -> CveRecord:
 
 def build_bundle(source: Path, target: Path, cve_files: Iterable[str] = (
         "nvdcve-1.1_subset.json.gz", "nvdcve-1.1-modified_2025-02-25.json.gz", "nvd_cve_api2_samples.json"), since: str = "2012") -> dict:
-    """Write ``nvd_products.csv`` and ``nvd_cves.json`` into ``target`` from the NVD files in ``source``.
+    """Write ``nvd_products.csv`` and ``nvd_cves.json.gz`` into ``target`` from the NVD files in ``source``.
 
     CVEs published before ``since`` (a year) are left out: they concern software long replaced.
     Returns counts (products, CVEs kept, CVEs awaiting analysis).
@@ -177,8 +177,9 @@ def build_bundle(source: Path, target: Path, cve_files: Iterable[str] = (
             by_product.setdefault(f"{vendor}:{product}", []).append(position)
     document = {"format": COMPACT_FORMAT, "timestamp": "bundled (see data/README.md)",
                 "cves": [to_compact(r) for r in ordered], "by_product": by_product}
-    (target / CVES_FILE).write_text(json.dumps(document, separators=(",", ":"), ensure_ascii=False),
-                                    encoding="utf-8")
+    # mtime=0: the same content gives the same bytes, so a rebuild with no change leaves git clean.
+    with gzip.GzipFile(target / CVES_FILE, "wb", mtime=0) as out:
+        out.write(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     return {"products": products, "cves": len(kept), "awaiting": sum(r.awaiting_analysis for r in kept.values())}
 
 
@@ -209,7 +210,7 @@ def load_products() -> dict[tuple[str, str], ProductEntry]:
 @lru_cache(maxsize=1)
 def load_vulns() -> VulnIndex:
     """The bundled CVE index (loaded once per process)."""
-    return CompactVulnIndex(json.loads(_data_path(CVES_FILE).read_text(encoding="utf-8")))
+    return CompactVulnIndex(json.loads(gzip.decompress(_data_path(CVES_FILE).read_bytes())))
 
 
 class CompactVulnIndex(VulnIndex):
