@@ -72,7 +72,7 @@ def main() -> None:
                 for n in range(2)]
     merchants = Merchant.objects.bulk_create([
         Merchant(tax_id=f"{10_000_000 + n:08d}", name=f"基準商店{n}", status="active", points_enabled=True,
-                 bank_code="0040000", bank_account=f"{n:012d}") for n in range(args.merchants)])
+                 bank_code="0040000", bank_account=f"{n + 1:012d}") for n in range(args.merchants)])
     payables = [singleton_account(AccountKind.MERCHANT_PAYABLE, merchant_id=m.pk) for m in merchants]
     # One lot account per agency stands in for the members' lots: the batch reads only the payable side.
     lots = [Account.objects.create(kind=AccountKind.LOT, balance=10**12) for _ in agencies]

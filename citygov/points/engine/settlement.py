@@ -109,11 +109,6 @@ class Position:
         return self.net - self.amount
 
 
-def batch_id(business_day: dt.date) -> str:
-    """The deterministic id of the batch for ``business_day``: ``B-YYYYMMDD``."""
-    return f"B-{business_day:%Y%m%d}"
-
-
 def batch_window(business_day: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
     """[D 00:00, D+1 00:00) in the programme's time zone, as aware datetimes."""
     start = dt.datetime.combine(business_day, dt.time(0), tzinfo=tz)

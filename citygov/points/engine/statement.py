@@ -496,6 +496,11 @@ REASONS = {
 }
 
 
+def referenced_batches(text: str) -> list[str]:
+    """The batch ids (``B-YYYYMMDD``) a statement reference names, in order (``B20261121`` counts too)."""
+    return [f"B-{digits}" for digits in _BATCH_IN_TEXT.findall(_norm(text))]
+
+
 @dataclass(frozen=True)
 class InstructionLineRef:
     """An instruction line awaiting payment, with what earlier statements already matched to it."""
@@ -618,7 +623,7 @@ def match_payouts(lines: Sequence[InstructionLineRef], debits: Sequence[Statemen
     unmatched: list[Unmatched] = []
     for debit in sorted((d for d in debits if d.amount < 0), key=lambda d: (d.statement_id, d.line_number)):
         paid = -debit.amount
-        batch_ids = [f"B-{digits}" for digits in _BATCH_IN_TEXT.findall(_norm(debit.reference))]
+        batch_ids = referenced_batches(debit.reference)
         batch_id = next((b for b in batch_ids if b in by_batch), "")
         if not batch_id:
             unmatched.append(_unmatched(debit, "unknown_debit", batch_ids[0] if batch_ids else ""))

@@ -21,14 +21,12 @@ Identities (:func:`check_trust`):
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from citygov.core.changelog import record_change
 from citygov.core.errors import InvalidInput
@@ -53,8 +51,6 @@ from citygov.points.models import (
 from citygov.points.services import ledger
 from citygov.points.services.posting import Leg, post, singleton_account
 from citygov.points.services.settlement import _open_exception, check_settle
-
-BATCH_REFERENCE = re.compile(r"B-\d{8}")
 
 
 @dataclass
@@ -94,23 +90,62 @@ def do_import_statement(actor, stream: BinaryIO, *, file_name: str = "", stateme
         else:
             lines.append(row)
     report.lines = len(lines) + len(report.errors)
-    for line in lines:
-        report.statement_id = line.statement_id
+    if lines:
+        report.statement_id = lines[0].statement_id
+    imported = {(s, n) for s, n in StatementLine.objects.filter(
+        statement__statement_id__in={line.statement_id for line in lines}).values_list(
+        "statement__statement_id", "line_number")}
+    fresh = [line for line in lines if (line.statement_id, line.line_number) not in imported]
+    report.already_imported = len(lines) - len(fresh)
+    # The engine decides every match (engine/statement.py); here the decisions are applied, each line in
+    # its own transaction, re-checked under the lock of the row it touches.
+    payouts = statement_engine.match_payouts(_open_lines(fresh), fresh)
+    purchases = _unfunded_purchases()
+    deposits, refused = statement_engine.match_deposits({ref: p.points for ref, p in purchases.items()}, fresh)
+    decisions: dict[tuple[str, int], object] = {}
+    for decision in (*payouts.matches, *payouts.unmatched, *deposits, *refused):
+        decisions[(decision.statement_id, decision.line_number)] = decision
+    for line in fresh:
         with transaction.atomic():
             statement, _created = BankStatement.objects.get_or_create(
                 statement_id=line.statement_id, defaults={"file_name": file_name[:200], "imported_by": actor,
                                                           "imported_at": now})
             if StatementLine.objects.filter(statement=statement, line_number=line.line_number).exists():
-                report.already_imported += 1
+                report.already_imported += 1  # another import took it meanwhile
                 continue
             report.new += 1
-            _reconcile(actor, statement, line, report, now)
+            decision = decisions[(line.statement_id, line.line_number)]
+            if isinstance(decision, statement_engine.PayoutMatch):
+                _apply_payout(statement, line, decision, report, now)
+            elif isinstance(decision, statement_engine.DepositMatch):
+                _apply_deposit(actor, statement, line, purchases[decision.reference], report, now)
+            else:
+                _refuse(statement, line, decision, report, now)
     if report.new:
         record_change(actor=actor, action=ChangeAction.ACTION, note="points.import_statement",
                       after={"statement": report.statement_id, "new": report.new,
                              "already_imported": report.already_imported, "exceptions": report.exceptions,
                              "errors": len(report.errors)})
     return report
+
+
+def _open_lines(lines) -> list[statement_engine.InstructionLineRef]:
+    """The unsettled lines of every batch the statement's debits name, with what is already matched."""
+    named = {batch for line in lines if line.amount < 0
+             for batch in statement_engine.referenced_batches(line.reference)}
+    positions = SettlementPosition.objects.filter(batch__batch_id__in=named, amount__gt=0,
+                                                  line_status=LineStatus.INSTRUCTED).select_related("batch", "merchant")
+    return [statement_engine.InstructionLineRef(
+        batch_id=p.batch.batch_id, merchant_code=p.merchant.tax_id, bank_code=p.bank_code, bank_account=p.bank_account,
+        amount=p.amount, already_matched=p.matched) for p in positions]
+
+
+def _unfunded_purchases() -> dict[str, Purchase]:
+    """Unfunded purchases by reference; a reference two agencies share is left out (a person decides)."""
+    by_reference: dict[str, list[Purchase]] = {}
+    for purchase in Purchase.objects.filter(status=PurchaseStatus.UNFUNDED):
+        by_reference.setdefault(purchase.reference, []).append(purchase)
+    return {ref: found[0] for ref, found in by_reference.items() if len(found) == 1}
 
 
 def _new_line(statement, line, state, **refs) -> StatementLine:
@@ -121,32 +156,39 @@ def _new_line(statement, line, state, **refs) -> StatementLine:
         balance_after=line.balance_after, state=state, **refs)
 
 
-def _exception_line(statement, line, kind: str, detail: str, report: ImportReport, now, **refs) -> StatementLine:
-    exc = _open_exception(kind, amount=line.amount, source=f"{statement.statement_id}#{line.line_number}", now=now,
-                          detail=detail, affects_statement=True, **refs)
-    report.exceptions += 1
-    return _new_line(statement, line, StatementLineState.EXCEPTION, exception=exc)
+# The engine's reasons, as exception kinds of the queue.
+REASON_KINDS = {
+    "unknown_debit": TrustExceptionKind.UNKNOWN_DEBIT,
+    "wrong_account": TrustExceptionKind.WRONG_ACCOUNT,
+    "over_payment": TrustExceptionKind.OVER_PAYMENT,
+    "unknown_reference": TrustExceptionKind.UNKNOWN_REFERENCE,
+}
 
 
-def _reconcile(actor, statement, line, report: ImportReport, now) -> None:
-    if line.amount > 0:
-        _reconcile_credit(actor, statement, line, report, now)
+def _refuse(statement, line, unmatched: statement_engine.Unmatched, report: ImportReport, now, **refs) -> None:
+    """Open an exception for the line, with the engine's reason (English and Chinese)."""
+    if unmatched.reason == "wrong_amount":
+        kind = TrustExceptionKind.DEPOSIT_AMOUNT if line.amount > 0 else TrustExceptionKind.WRONG_AMOUNT
     else:
-        _reconcile_debit(statement, line, report, now)
+        kind = REASON_KINDS[unmatched.reason]
+    batch = SettlementBatch.objects.filter(batch_id=unmatched.batch_id).first() if unmatched.batch_id else None
+    position = (SettlementPosition.objects.filter(batch=batch, merchant__tax_id=unmatched.merchant_code).first()
+                if batch is not None and unmatched.merchant_code else None)
+    detail = f"{unmatched.message_zh} / {unmatched.message_en}"
+    if line.reference:
+        detail += f" ({line.reference})"
+    exc = _open_exception(kind, amount=line.amount, source=f"{statement.statement_id}#{line.line_number}", now=now,
+                          detail=detail, affects_statement=True, batch=batch, position=position,
+                          merchant_id=position.merchant_id if position else None, **refs)
+    report.exceptions += 1
+    _new_line(statement, line, StatementLineState.EXCEPTION, exception=exc)
 
 
-def _reconcile_credit(actor, statement, line, report, now) -> None:
-    reference = line.reference.strip()
-    purchase = Purchase.objects.select_for_update().filter(reference=reference).first() if reference else None
-    if purchase is None or purchase.status != PurchaseStatus.UNFUNDED:
-        why = (_("Credit with reference {reference!r}: no unfunded purchase has that reference.")
-               .format(reference=reference))
-        _exception_line(statement, line, TrustExceptionKind.UNKNOWN_REFERENCE, why, report, now)
-        return
-    if purchase.points != line.amount:
-        why = _("Purchase {reference} is for NT${expected}; the bank credited NT${amount}.").format(
-            reference=reference, expected=purchase.points, amount=line.amount)
-        _exception_line(statement, line, TrustExceptionKind.DEPOSIT_AMOUNT, why, report, now)
+def _apply_deposit(actor, statement, line, purchase: Purchase, report: ImportReport, now) -> None:
+    purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    if purchase.status != PurchaseStatus.UNFUNDED:  # funded meanwhile (another import, or by hand)
+        _refuse(statement, line, _unmatched_now(line, "wrong_amount", "the purchase is already funded",
+                                                "該購買單已入帳，此為重複存入"), report, now)
         return
     ledger.do_confirm_deposit(actor, purchase.pk, bank_reference=f"{statement.statement_id}#{line.line_number}",
                               now=now)
@@ -154,40 +196,27 @@ def _reconcile_credit(actor, statement, line, report, now) -> None:
     report.matched_deposits += 1
 
 
-def _reconcile_debit(statement, line, report, now) -> None:
-    paid = -line.amount
-    found = BATCH_REFERENCE.search(line.reference or "") or BATCH_REFERENCE.search(line.description or "")
-    batch = SettlementBatch.objects.filter(batch_id=found.group(0)).first() if found else None
-    if batch is None:
-        why = _("Debit of NT${amount} names no batch of ours.").format(amount=paid)
-        _exception_line(statement, line, TrustExceptionKind.UNKNOWN_DEBIT, why, report, now)
+def _apply_payout(statement, line, match: statement_engine.PayoutMatch, report: ImportReport, now) -> None:
+    position = SettlementPosition.objects.select_for_update().filter(
+        batch__batch_id=match.batch_id, merchant__tax_id=match.merchant_code).first()
+    if position is None or position.line_status != LineStatus.INSTRUCTED \
+            or position.matched + match.amount > position.amount:  # paid meanwhile by another import
+        _refuse(statement, line, _unmatched_now(line, "over_payment", *statement_engine.REASONS["over_payment"],
+                                                batch_id=match.batch_id, merchant_code=match.merchant_code),
+                report, now)
         return
-    candidates = SettlementPosition.objects.select_for_update().filter(
-        batch=batch, amount__gt=0, line_status=LineStatus.INSTRUCTED, bank_account=line.counterparty_account)
-    same_account = [p for p in candidates.order_by("pk")
-                    if not line.counterparty_bank_code or p.bank_code[:3] == line.counterparty_bank_code[:3]]
-    if not same_account:
-        why = _("Debit of NT${amount} for {batch} went to account {account}, which has no open line.").format(
-            amount=paid, batch=batch.batch_id, account=line.counterparty_account)
-        _exception_line(statement, line, TrustExceptionKind.WRONG_ACCOUNT, why, report, now, batch=batch)
-        return
-    position = next((p for p in same_account if p.amount - p.matched >= paid), None)
-    if position is None:
-        target = same_account[0]
-        kind = TrustExceptionKind.OVER_PAYMENT if paid > target.amount - target.matched else \
-            TrustExceptionKind.WRONG_AMOUNT
-        why = _("Debit of NT${amount} for {batch} exceeds what is still open on the line (NT${left}).").format(
-            amount=paid, batch=batch.batch_id, left=target.amount - target.matched)
-        _exception_line(statement, line, kind, why, report, now, batch=batch, position=target,
-                        merchant_id=target.merchant_id)
-        return
-    position.matched += paid
+    position.matched += match.amount
     position.save(update_fields=["matched"])
     _new_line(statement, line, StatementLineState.MATCHED, position=position)
     report.matched_payouts += 1
     if position.matched == position.amount:
         _settle_line(position, now)
         report.settled_lines += 1
+
+
+def _unmatched_now(line, reason: str, en: str, zh: str, **where) -> statement_engine.Unmatched:
+    return statement_engine.Unmatched(statement_id=line.statement_id, line_number=line.line_number,
+                                      amount=line.amount, reason=reason, message_en=en, message_zh=zh, **where)
 
 
 def _settle_line(position: SettlementPosition, now: dt.datetime) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +31,12 @@ from django.utils.translation import gettext as _
 from citygov.core.changelog import record_change
 from citygov.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citygov.core.models import ChangeAction
+from citygov.core.permissions import require_capability
 from citygov.core.roles import Capability
 from citygov.points.engine import instruction as instruction_engine
 from citygov.points.engine import settlement as engine
 from citygov.points.engine import signing_keys
 from citygov.points.models import (
-    AccountKind,
     BatchStatus,
     FinalSettlementApproval,
     LineStatus,
@@ -75,8 +74,8 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 def check_settle(actor) -> None:
     """Only the points operator (and city administrators) run settlement; ``None`` is the scheduler."""
-    if actor is not None and not actor.has_capability(Capability.SETTLE_POINTS):
-        raise Forbidden(_("Your role may not run settlement."))
+    if actor is not None:
+        require_capability(actor, Capability.SETTLE_POINTS)
 
 
 def business_day_of(moment: dt.datetime) -> dt.date:
@@ -147,7 +146,7 @@ def _build_one(actor, day: dt.date, now: dt.datetime) -> tuple[SettlementBatch, 
     start, end = engine.batch_window(day, programme_tz())
     try:
         with transaction.atomic():
-            batch = SettlementBatch.objects.create(batch_id=engine.batch_id(day), business_day=day, built_at=now,
+            batch = SettlementBatch.objects.create(batch_id=instruction_engine.batch_id_for(day), business_day=day, built_at=now,
                                                    window_start=start, window_end=end)
             _fill(batch, latest, now)
             record_change(actor=actor, action=ChangeAction.CREATE, obj=batch, note="points.build_batch", after={
@@ -464,9 +463,11 @@ def check_settlement(*, now: dt.datetime | None = None) -> SettlementHealth:
                      .values("merchant_id", "agency_id").annotate(t=Sum("amount"))
                      .values_list("merchant_id", "agency_id", "t")}
         carry: dict[tuple[int, int], int] = {}
+        seen: set[tuple[int, int]] = set()
         paid = 0
         for share in PositionShare.objects.filter(position__batch=batch).select_related("position"):
             key = (share.position.merchant_id, share.agency_id)
+            seen.add(key)
             expected_in = previous_carry.get(key, 0)
             if share.carry_in != expected_in:
                 health.problems.append(f"{batch.batch_id} {key}: carry in {share.carry_in}, expected {expected_in}")
@@ -478,9 +479,8 @@ def check_settlement(*, now: dt.datetime | None = None) -> SettlementHealth:
             if share.carry_out:
                 carry[key] = share.carry_out
             paid += share.paid
-        shares_here = set(SettlementPosition.objects.filter(batch=batch).values_list("merchant_id", "shares__agency_id"))
         for key, value in previous_carry.items():
-            if key not in shares_here:
+            if key not in seen:
                 health.problems.append(f"{batch.batch_id} {key}: carry {value} dropped")
         if paid != batch.total_amount:
             health.problems.append(f"{batch.batch_id}: shares pay {paid}, instruction says {batch.total_amount}")
@@ -494,19 +494,6 @@ def check_settlement(*, now: dt.datetime | None = None) -> SettlementHealth:
         if stale:
             health.problems.append(f"{stale} capture/refund transfers older than the late look-back are in no batch")
     return health
-
-
-def payable_balance(merchant_id: int) -> int:
-    """What the ledger says is still owed to a merchant (its payable account)."""
-    from citygov.points.models import Account
-
-    account = Account.objects.filter(kind=AccountKind.MERCHANT_PAYABLE, merchant_id=merchant_id).first()
-    return account.balance if account else 0
-
-
-def instruction_summary(batch: SettlementBatch) -> dict:
-    """The instruction's JSON as a dict (for pages and the API)."""
-    return json.loads(batch.instruction) if batch.instruction else {}
 
 
 # --- the exception queue -------------------------------------------------------------------------

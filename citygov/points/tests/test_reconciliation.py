@@ -61,7 +61,7 @@ def check(p):
 def test_a_matching_debit_settles_the_line_and_moves_the_points_to_settled(programme, batch):
     p = programme
     report = reconciliation.do_import_statement(p.operator, statement(
-        "TS-0302", "2026/03/02,撥付,150,,-150,0120000,000111222333,B-20260301 04595257"))
+        "TS-0302", "2026/03/02,撥付,150,,-150,0121000,000111222333,B-20260301 04595257"))
 
     assert (report.new, report.matched_payouts, report.settled_lines, report.exceptions) == (1, 1, 1, 0)
     position = SettlementPosition.objects.get()
@@ -77,12 +77,12 @@ def test_a_matching_debit_settles_the_line_and_moves_the_points_to_settled(progr
 def test_several_debits_together_pay_one_line(programme, batch):
     p = programme
     reconciliation.do_import_statement(p.operator, statement(
-        "TS-0302", "2026/03/02,撥付,100,,-100,0120000,000111222333,B-20260301"))
+        "TS-0302", "2026/03/02,撥付,100,,-100,0121000,000111222333,B-20260301"))
     position = SettlementPosition.objects.get()
     assert (position.line_status, position.matched) == (LineStatus.INSTRUCTED, 100)
     assert not Transfer.objects.filter(kind=TransferKind.SETTLE).exists()  # settled only when matched in full
     reconciliation.do_import_statement(p.operator, statement(
-        "TS-0303", "2026/03/03,撥付,50,,-150,0120000,000111222333,B-20260301"))
+        "TS-0303", "2026/03/03,撥付,50,,-150,0121000,000111222333,B-20260301"))
     position.refresh_from_db()
     assert (position.line_status, position.matched) == (LineStatus.SETTLED, 150)
     check(p)
@@ -90,7 +90,7 @@ def test_several_debits_together_pay_one_line(programme, batch):
 
 def test_importing_the_same_statement_twice_adds_nothing(programme, batch):
     p = programme
-    text = statement("TS-0302", "2026/03/02,撥付,150,,-150,0120000,000111222333,B-20260301").getvalue()
+    text = statement("TS-0302", "2026/03/02,撥付,150,,-150,0121000,000111222333,B-20260301").getvalue()
     reconciliation.do_import_statement(p.operator, io.BytesIO(text))
     again = reconciliation.do_import_statement(p.operator, io.BytesIO(text))
     assert (again.new, again.already_imported) == (0, 1)
@@ -101,8 +101,9 @@ def test_importing_the_same_statement_twice_adds_nothing(programme, batch):
 
 @pytest.mark.parametrize(("row", "kind"), [
     ("2026/03/02,手續費,30,,-30,,,", TrustExceptionKind.UNKNOWN_DEBIT),
-    ("2026/03/02,撥付,150,,-150,0120000,999999999999,B-20260301", TrustExceptionKind.WRONG_ACCOUNT),
-    ("2026/03/02,撥付,160,,-160,0120000,000111222333,B-20260301", TrustExceptionKind.OVER_PAYMENT),
+    ("2026/03/02,撥付,150,,-150,0121000,999999999999,B-20260301", TrustExceptionKind.WRONG_ACCOUNT),
+    ("2026/03/02,撥付,160,,-160,0121000,000111222333,B-20260301", TrustExceptionKind.WRONG_AMOUNT),
+    ("2026/03/02,撥付,150,,-150,0129999,000111222333,B-20260301", TrustExceptionKind.WRONG_ACCOUNT),
     ("2026/03/02,存入,,5000,5000,0040000,123,PO-UNKNOWN", TrustExceptionKind.UNKNOWN_REFERENCE),
 ])
 def test_a_mismatched_line_opens_an_exception_and_adjusts_nothing(programme, batch, row, kind):
@@ -119,6 +120,19 @@ def test_a_mismatched_line_opens_an_exception_and_adjusts_nothing(programme, bat
 
     settlement.do_resolve_exception(p.operator, exception.pk, "已與信託銀行確認並處理")
     assert reconciliation.check_trust() == []
+
+
+def test_a_debit_beyond_a_paid_line_is_an_over_payment(programme, batch):
+    p = programme
+    report = reconciliation.do_import_statement(p.operator, statement(
+        "TS-0302", "2026/03/02,撥付,150,,-150,0121000,000111222333,B-20260301",
+        "2026/03/02,撥付,10,,-160,0121000,000111222333,B-20260301"))
+    assert (report.matched_payouts, report.exceptions) == (1, 1)
+    exception = TrustException.objects.get()
+    assert (exception.kind, exception.amount, exception.merchant_id) == (TrustExceptionKind.OVER_PAYMENT, -10,
+                                                                         p.merchant.pk)
+    assert SettlementPosition.objects.get().line_status == LineStatus.SETTLED
+    check(p)
 
 
 def test_a_credit_with_the_purchase_reference_funds_the_purchase(programme):
@@ -142,8 +156,8 @@ def test_a_credit_with_the_purchase_reference_funds_the_purchase(programme):
 def test_bad_rows_are_reported_by_line_and_good_rows_imported(programme, batch):
     p = programme
     report = reconciliation.do_import_statement(p.operator, statement(
-        "TS-0302", "2026/13/02,撥付,150,,-150,0120000,000111222333,B-20260301",
-        "2026/03/02,撥付,150,,-150,0120000,000111222333,B-20260301"))
+        "TS-0302", "2026/13/02,撥付,150,,-150,0121000,000111222333,B-20260301",
+        "2026/03/02,撥付,150,,-150,0121000,000111222333,B-20260301"))
     assert [error.line_number for error in report.errors] == [1]
     assert report.new == 1
     assert StatementLine.objects.get().line_number == 2
@@ -160,7 +174,7 @@ def test_the_import_statement_command_reports_bad_rows_and_imports_the_rest(prog
 
     path = tmp_path / "statement.csv"
     path.write_bytes(statement("TS-CLI", "2026/13/02,撥付,1,,-1,,,",
-                               "2026/03/02,撥付,150,,-150,0120000,000111222333,B-20260301").getvalue())
+                               "2026/03/02,撥付,150,,-150,0121000,000111222333,B-20260301").getvalue())
     out = io.StringIO()
     with pytest.raises(CommandError) as error:
         call_command("points", "import-statement", str(path), "--user", "operator", "--format", "jsonl", stdout=out)

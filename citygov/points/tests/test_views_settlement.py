@@ -82,8 +82,23 @@ def test_a_statement_uploaded_on_the_page_settles_the_line(settled, client_for):
     from citygov.points.models import LineStatus, SettlementPosition
 
     content = ("對帳單編號,TS-PAGE\n交易日期,摘要,支出金額,存入金額,餘額,對方銀行代碼,對方帳號,備註\n"
-               "2026/03/02,撥付,60,,-60,0120000,000111222333,B-20260301\n").encode()
+               "2026/03/02,撥付,60,,-60,0121000,000111222333,B-20260301\n").encode()
     response = client_for(settled.operator).post("/points/settlement/statements/", {
         "file": SimpleUploadedFile("statement.csv", content, content_type="text/csv")})
     assert response.status_code == 302
     assert SettlementPosition.objects.get().line_status == LineStatus.SETTLED
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe garbage", "交易日期,摘要\n2026/03/02,撥付\n".encode()])
+def test_an_unreadable_statement_upload_is_refused_with_a_message_and_imports_nothing(settled, client_for, content):
+    from django.contrib.messages import get_messages
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from citygov.points.models import StatementLine
+
+    response = client_for(settled.operator).post("/points/settlement/statements/", {
+        "file": SimpleUploadedFile("statement.csv", content, content_type="text/csv")})
+    assert response.status_code == 302
+    levels = [message.level_tag for message in get_messages(response.wsgi_request)]
+    assert levels == ["error"]
+    assert StatementLine.objects.count() == 0
