@@ -7,11 +7,8 @@ vendored widget script takes over and talks to the public API. The analytics pag
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +21,7 @@ from citygov.assistant import queries, services, serving
 from citygov.assistant.api.views import AssistantRateThrottle, reply_payload
 from citygov.assistant.models import EntryStatus, FaqEntry
 from citygov.core.errors import Forbidden, ServiceError
+from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
 
 
@@ -34,17 +32,8 @@ class AskForm(forms.Form):
     conversation = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
-def assistant_page(view):
-    """Signed in and holding ``assistant.view`` (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.has_capability(Capability.VIEW_ASSISTANT):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in (else the sign-in page) and holding ``VIEW_ASSISTANT`` (else 403).
+assistant_page = capability_page(Capability.VIEW_ASSISTANT)
 
 
 @require_http_methods(["GET", "POST"])

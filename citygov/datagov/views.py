@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from citygov.agencies.models import Agency
 from citygov.core.errors import ServiceError
+from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
 from citygov.datagov import queries
 from citygov.datagov.engine import freshness as fr
@@ -39,17 +38,8 @@ CAPABILITY_LABELS = {
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
-def datagov_page(view):
-    """Signed in (else the sign-in page) and holding ``datagov.view`` (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.has_capability(Capability.VIEW_DATAGOV):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in (else the sign-in page) and holding ``VIEW_DATAGOV`` (else 403).
+datagov_page = capability_page(Capability.VIEW_DATAGOV)
 
 
 class CatalogueFilter(forms.Form):

@@ -10,11 +10,9 @@ another agency's service is a 404. City administrators grant access from a servi
 from __future__ import annotations
 
 import json
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,22 +22,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from citygov.core.errors import Forbidden, InvalidInput, ServiceError
+from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
 from citygov.exchange import queries, services
 from citygov.exchange.models import INSTANCE, Subsystem
 
-
-def exchange_page(view):
-    """Signed in (else the sign-in page) and holding ``exchange.view`` (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.has_capability(Capability.VIEW_EXCHANGE):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in (else the sign-in page) and holding ``VIEW_EXCHANGE`` (else 403).
+exchange_page = capability_page(Capability.VIEW_EXCHANGE)
 
 
 def _can_manage(user) -> bool:

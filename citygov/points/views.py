@@ -15,11 +15,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
@@ -32,6 +30,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from citygov.core.errors import Forbidden, ServiceError
+from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
 from citygov.points import filtersets
 from citygov.points.models import (
@@ -64,17 +63,8 @@ HISTORY_PAGE_SIZE = 50
 
 # --- page plumbing ------------------------------------------------------------------------------
 
-def points_page(view):
-    """Signed in (else the sign-in page) and holding ``points.view`` (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.has_capability(Capability.VIEW_POINTS):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in (else the sign-in page) and holding ``VIEW_POINTS`` (else 403).
+points_page = capability_page(Capability.VIEW_POINTS)
 
 
 def can_act(user, capability: str) -> bool:

@@ -7,12 +7,9 @@ resolving exceptions) needs ``points.settle``; every action posts with CSRF to o
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from citygov.core.errors import ServiceError
+from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
 from citygov.points.models import SettlementBatch, SettlementPosition, TrustException, TrustExceptionStatus
 from citygov.points.services import settlement
@@ -36,17 +34,8 @@ DOWNLOADS = {
 }
 
 
-def settlement_page(view):
-    """Signed in and allowed to see settlement (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.has_capability(Capability.VIEW_SETTLEMENT):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in (else the sign-in page) and holding ``VIEW_SETTLEMENT`` (else 403).
+settlement_page = capability_page(Capability.VIEW_SETTLEMENT)
 
 
 def _batch(batch_id: str) -> SettlementBatch:

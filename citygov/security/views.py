@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from citygov.agencies.models import Agency
 from citygov.core.errors import ServiceError
+from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
 from citygov.core.scoping import can_reach_agency
 from citygov.security import queries
@@ -28,17 +26,8 @@ CAPABILITY_LABELS = {
 }
 
 
-def security_page(view):
-    """Signed in (else the sign-in page) and holding ``security.view`` (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.has_capability(Capability.VIEW_SECURITY):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in (else the sign-in page) and holding ``VIEW_SECURITY`` (else 403).
+security_page = capability_page(Capability.VIEW_SECURITY)
 
 
 class MappingForm(forms.Form):

@@ -12,10 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -28,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from citygov.agencies.models import Agency
 from citygov.core.errors import Forbidden, ServiceError
+from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
 from citygov.soc import forms, queries, services
 from citygov.soc.engine.taxonomy import CATEGORIES, SEVERITIES
@@ -43,17 +42,8 @@ CAPABILITY_LABELS = {
 }
 
 
-def soc_page(view):
-    """Signed in (else the sign-in page) and holding ``soc.view`` (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.has_capability(Capability.VIEW_SOC):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Signed in (else the sign-in page) and holding ``VIEW_SOC`` (else 403).
+soc_page = capability_page(Capability.VIEW_SOC)
 
 
 def can_act(user, capability: str) -> bool:
