@@ -39,6 +39,18 @@ try:
     POINTS_SIGNING_KEY = _env.text("CITYGOV_POINTS_SIGNING_KEY", "")
     POINTS_SIGNING_KEY_FILE = _env.text("CITYGOV_POINTS_SIGNING_KEY_FILE", str(VAR_DIR / "points_signing_key.pem"))
     POINTS_SIGNING_KEY_PASSWORD = _env.text("CITYGOV_POINTS_SIGNING_KEY_PASSWORD", "")
+    # Exchange: X-Road instance and member classes, the live sharing-grant look-up (dotted name).
+    EXCHANGE = config.exchange_settings(_env)
+    # SOC: the syslog listener's TLS files; e-mail (SOC reminders and incident notices) by SMTP, the
+    # password from the environment only.
+    SOC = config.soc_settings(_env)
+    EMAIL_HOST = _env.text("CITYGOV_EMAIL_HOST", "localhost")
+    EMAIL_PORT = _env.integer("CITYGOV_EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = _env.text("CITYGOV_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = _env.text("CITYGOV_EMAIL_PASSWORD", "")
+    EMAIL_USE_TLS = _env.boolean("CITYGOV_EMAIL_STARTTLS", default=False)
+    EMAIL_TIMEOUT = 10
+    DEFAULT_FROM_EMAIL = _env.text("CITYGOV_EMAIL_FROM", "citygov@localhost")
 except config.ConfigError as exc:
     raise ImproperlyConfigured(f"citygov configuration error: {exc}") from None
 
@@ -111,12 +123,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-citygov.sqlite3")}
+    # One test database file per test run (process), so that two runs in one checkout never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-citygov-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache (rate limits, lock-out) -----------------------------------------------------------
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+    CACHES = {"default": {"BACKEND": "citygov.core.cache.RedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": "citygov"}}
 else:
     # A file cache is shared by every worker process on one machine, unlike the local-memory cache.
