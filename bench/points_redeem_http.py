@@ -310,6 +310,41 @@ def summarise(name: str, jobs: list[Job], elapsed: float) -> dict:
             "created_p50_ms": pct(ok, 0.5), "created_p99_ms": pct(ok, 0.99)}
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the server (gunicorn master and workers), PostgreSQL,
+    Redis and this client process, read from /proc: where a request's work goes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"server": 0.0, "postgres": 0.0, "redis": 0.0, "client": 0.0}
+    server_pids = {server_pid}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                raw = handle.read().decode("latin-1")
+            with open(f"/proc/{entry}/comm", encoding="latin-1") as handle:
+                comm = handle.read().strip()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        ppid, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        pid = int(entry)
+        if pid in server_pids or ppid == server_pid:
+            totals["server"] += seconds
+        elif comm.startswith("postgres"):
+            totals["postgres"] += seconds
+        elif comm.startswith("redis"):
+            totals["redis"] += seconds
+        elif pid == os.getpid():
+            totals["client"] += seconds
+    return totals
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request, by component, between two :func:`cpu_seconds` readings."""
+    return {name: round((after[name] - before[name]) * 1000 / max(requests, 1), 2) for name in after}
+
+
 class LoadSampler(threading.Thread):
     """Samples the 1-minute load average every 5 s while the phases run (the machine is shared)."""
 
@@ -356,7 +391,8 @@ def main() -> None:
     server = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "citygov.wsgi:application", "--bind",
          f"127.0.0.1:{PORT}", "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class",
-         "gthread", "--worker-connections", "1000", "--backlog", "2048", "--keep-alive", "75",
+         "citygov.core.serving.SheddingThreadWorker", "--worker-connections", "1000", "--backlog", "2048",
+         "--keep-alive", "75",
          "--log-level", "warning"], cwd=ROOT, env=env)
     sampler = LoadSampler()
     phases = []
@@ -364,9 +400,10 @@ def main() -> None:
     try:
         wait_for_server()
         sampler.start()
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), cpu_seconds(server.pid)
         done = asyncio.run(closed_loop(sustained_jobs, args.clients, args.seconds))
         phases.append(summarise(f"sustained, {args.clients} clients", done, time.monotonic() - started))
+        phases[-1]["cpu_ms_per_request"] = cpu_per_request(cpu_before, cpu_seconds(server.pid), len(done))
         all_jobs += done
         del sustained_jobs
         if args.burst_seconds:

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from citygov.agencies.services import do_load_reference_data
+from citygov.core import serving
 from citygov.core.demo import seed_demo
 from citygov.core.services import do_ensure_admin, do_set_password
 
@@ -86,7 +87,7 @@ class Command(BaseCommand):
         if gunicorn is None:
             raise CommandError("gunicorn is not installed (pip install gunicorn)", returncode=1)
         argv = [gunicorn, "citygov.wsgi:application", "--bind", f"{host}:{port}", "--workers", str(workers),
-                "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "75",
+                "--worker-class", serving.WORKER_CLASS, "--threads", str(threads), "--keep-alive", "75",
                 "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
         self.stdout.write(f"citygov: gunicorn on {host}:{port} ({workers} workers × {threads} threads); "
                           f"static files in {settings.STATIC_ROOT}")
