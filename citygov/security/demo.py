@@ -7,14 +7,23 @@ way it does for real files). Idempotent: an agency that already has devices is l
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import random
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from citygov.agencies.models import Agency
-from citygov.security.models import Device
-from citygov.security.services import do_import_devices, do_import_inventory
+from citygov.security.models import CoreSystem, Device
+from citygov.security.services import (
+    SecurityTestInput,
+    do_add_finding,
+    do_import_components,
+    do_import_devices,
+    do_import_inventory,
+    do_import_systems,
+    do_record_security_test,
+)
 
 # (agency code, devices, share with VANS, share with EDR)
 DEMO_AGENCIES = (("sccdc", 14, 1.0, 0.9), ("tycg", 16, 0.9, 0.6), ("police", 12, 0.8, 0.75),
@@ -56,6 +65,7 @@ class SecurityDemoResult:
     agencies: int
     devices: int
     software: int
+    systems: int = 0
 
 
 def seed_security_demo(admin) -> SecurityDemoResult:
@@ -89,4 +99,93 @@ def seed_security_demo(admin) -> SecurityDemoResult:
             seeded += 1
             devices += count
             software += report.created
-    return SecurityDemoResult(seeded, devices, software)
+        systems = seed_systems_demo(admin, Path(tmp))
+    return SecurityDemoResult(seeded, devices, software, systems)
+
+
+SYSTEM_HEADER = ["name", "is_core", "description", "vendor", "budgets", "software_warranty_end",
+                 "hardware_warranty_end", "last_patch", "status", "backup_method", "backup_location",
+                 "backup_frequency", "last_backup", "last_restore_drill", "drill_result", "rpo_target_hours",
+                 "rto_target_hours", "rpo_achieved_hours", "rto_achieved_hours"]
+
+
+def _demo_systems(today: dt.date) -> dict[str, list[list]]:
+    """The audit's picture: only the official website has a tested off-site backup among the core systems,
+    and a platform whose software warranty expired at the end of 2022 has not been patched since."""
+    ago = lambda days: (today - dt.timedelta(days=days)).isoformat()  # noqa: E731
+    ahead = lambda days: (today + dt.timedelta(days=days)).isoformat()  # noqa: E731
+    return {
+        "sccdc": [
+            ["桃園市政府全球資訊網", "yes", "市府入口網站（官網）", "凌網科技", "2023:3200000; 2024:2800000; 2025:2900000",
+             ahead(400), ahead(400), ago(12), "active", "cloud", "政府雲端異地備份區（台中）", "每日", ago(1), ago(60),
+             "passed", 24, 8, 12, 5],
+            ["市民卡點數平台", "yes", "市民卡點數發放、兌換與清算", "點數平台承商", "2021:5600000; 2022:4100000",
+             "2022-12-31", ahead(200), "2022-10-15", "active", "none", "", "", ago(1), "", "", 24, 24, "", ""],
+            ["公文管理系統", "yes", "全府公文線上簽核", "公文系統承商", "2024:1800000; 2025:1800000",
+             ahead(300), ahead(300), ago(30), "active", "city_site", "中壢區異地機房", "每週", ago(4), ago(45),
+             "failed", 24, 12, 168, 72],
+        ],
+        "tycg": [
+            ["差勤管理系統", "yes", "員工差假、加班與出勤", "差勤系統承商", "2025:600000", ahead(120), ahead(120),
+             ago(20), "active", "none", "", "", ago(1), "", "", 24, 24, "", ""],
+        ],
+        "police": [
+            ["110 報案受理系統", "yes", "民眾報案與派遣", "警政系統承商", "2024:7400000; 2025:7600000", ahead(500),
+             ahead(500), ago(40), "active", "idc", "民間 IDC 機房（台北）", "每日", ago(1), ago(500), "passed", 1, 4,
+             1, 3],
+        ],
+        "land": [
+            ["地政整合系統", "yes", "地籍、地價與測量資料", "地政系統承商", "2023:2500000", "2023-06-30", "2023-06-30",
+             ago(100), "active", "none", "", "", ago(2), "", "", 24, 24, "", ""],
+        ],
+        "culture": [
+            ["藝文活動報名網", "no", "藝文活動資訊與線上報名", "藝文網承商", "2024:300000", ahead(30), "", ago(200),
+             "active", "none", "", "", ago(7), "", "", 72, 72, "", ""],
+        ],
+    }
+
+
+DEMO_COMPONENTS = {
+    "sccdc": [["桃園市政府全球資訊網", "nginx", "1.22.1-9", "Debian"],
+              ["桃園市政府全球資訊網", "openssl", "3.0.15-1~deb12u1", "Debian"],
+              ["市民卡點數平台", "apache2", "2.4.49-1", "Debian"],
+              ["市民卡點數平台", "openssl", "1.0.2k", ""],
+              ["市民卡點數平台", "Java 8 Update 202", "8.0.2020.8", "Oracle Corporation"],
+              ["公文管理系統", "Microsoft SQL Server 2012", "11.0.7001.0", "Microsoft Corporation"]],
+    "land": [["地政整合系統", "openssh-server", "1:7.4p1-10", "Debian"]],
+}
+
+
+def seed_systems_demo(admin, tmp: Path, today: dt.date | None = None) -> int:
+    """Seed the demo agencies' information systems, components, tests and findings; idempotent."""
+    today = today or dt.date.today()
+    agencies = {a.code: a for a in Agency.objects.filter(code__in=list(_demo_systems(today)))}
+    created = 0
+    for code, rows in _demo_systems(today).items():
+        agency = agencies.get(code)
+        if agency is None or CoreSystem.objects.filter(agency=agency).exists():
+            continue
+        systems_file, components_file = tmp / f"{code}-systems.csv", tmp / f"{code}-components.csv"
+        with systems_file.open("w", encoding="utf-8", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(SYSTEM_HEADER)
+            out.writerows(rows)
+        created += do_import_systems(admin, agency.pk, systems_file).created
+        if code in DEMO_COMPONENTS:
+            with components_file.open("w", encoding="utf-8", newline="") as handle:
+                out = csv.writer(handle)
+                out.writerow(["system", "display_name", "display_version", "publisher"])
+                out.writerows(DEMO_COMPONENTS[code])
+            do_import_components(admin, agency.pk, components_file)
+        if code == "sccdc":
+            website = CoreSystem.objects.get(agency=agency, name="桃園市政府全球資訊網")
+            platform = CoreSystem.objects.get(agency=agency, name="市民卡點數平台")
+            pentest = do_record_security_test(admin, agency.pk, SecurityTestInput(
+                "pentest", "官網滲透測試", today - dt.timedelta(days=120), "資安檢測廠商", website.pk))
+            do_add_finding(admin, pentest.pk, "後台登入頁未限制錯誤次數", "high", today - dt.timedelta(days=60))
+            do_add_finding(admin, pentest.pk, "回應標頭洩漏伺服器版本", "low", today + dt.timedelta(days=30))
+            drill = do_record_security_test(admin, agency.pk, SecurityTestInput(
+                "red_blue", "紅藍隊演練：點數平台", today - dt.timedelta(days=90), "國家資通安全研究院", platform.pk))
+            do_add_finding(admin, drill.pk, "Apache HTTP Server 2.4.49 路徑穿越可取得主機權限", "critical",
+                           today - dt.timedelta(days=60))
+    return created

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, Q
 
+from citygov import config
 from citygov.agencies.models import Agency
-from citygov.security.models import Device, IdentificationStatus, InstalledSoftware
+from citygov.security.engine import systems as rules
+from citygov.security.models import (
+    CoreSystem,
+    Device,
+    Finding,
+    IdentificationStatus,
+    InstalledSoftware,
+    SystemComponent,
+    SystemStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -96,3 +108,86 @@ def coverage_by_level(user) -> list[dict]:
     result = [{"level": r["agency__security_level"] or "-", "devices": r["devices"], "vans": r["vans"],
                "edr": r["edr"]} for r in rows]
     return sorted(result, key=lambda r: r["level"])
+
+
+def thresholds() -> config.SecuritySettings:
+    """The alert thresholds (and NVD settings) from ``CITYGOV_*`` variables, validated by citygov/config.py."""
+    return config.security_settings(config.environment(), settings.VAR_DIR)
+
+
+@dataclass(frozen=True)
+class SystemRow:
+    """One information system with what the pages flag about it."""
+
+    system: CoreSystem
+    offsite: bool
+    tested: bool
+    warranty: rules.WarrantyAlert | None
+    critical_components: int
+    rpo_met: bool | None
+    rto_met: bool | None
+
+
+def system_rows(user, today: dt.date | None = None, agency_id: int | None = None) -> list[SystemRow]:
+    """Active and retired systems the user can reach, each with its backup, warranty and CVE flags."""
+    today = today or dt.date.today()
+    limits = thresholds()
+    systems = CoreSystem.objects.for_agency(user).select_related("agency").annotate(
+        critical=Count("components", filter=Q(components__worst_severity="critical")))
+    if agency_id is not None:
+        systems = systems.filter(agency_id=agency_id)
+    result = []
+    for s in systems.order_by("agency__code", "name"):
+        warranty = None if s.status == SystemStatus.RETIRED else rules.warranty_alert(
+            software_end=s.software_warranty_end, hardware_end=s.hardware_warranty_end, last_patch=s.last_patch,
+            today=today, max_unpatched_days=limits.unpatched_days)
+        result.append(SystemRow(
+            s, rules.has_offsite_backup(s.backup_method),
+            rules.backup_tested(method=s.backup_method, drill_date=s.last_restore_drill, drill_result=s.drill_result,
+                                today=today, max_drill_age_days=limits.drill_max_age_days),
+            warranty, s.critical, rules.target_met(s.rpo_target_hours, s.rpo_achieved_hours),
+            rules.target_met(s.rto_target_hours, s.rto_achieved_hours)))
+    return result
+
+
+@dataclass(frozen=True)
+class BackupCoverage:
+    """The headline: active core systems with tested off-site backup, with off-site backup at all, and all."""
+
+    tested: int
+    offsite: int
+    total: int
+
+
+def backup_coverage(rows: list[SystemRow]) -> BackupCoverage:
+    """Count the headline over active core systems."""
+    core = [r for r in rows if r.system.is_core and r.system.status == SystemStatus.ACTIVE]
+    return BackupCoverage(sum(r.tested for r in core), sum(r.offsite for r in core), len(core))
+
+
+def critical_components(user, agency_id: int | None = None) -> list[SystemComponent]:
+    """Components of active systems with known critical CVEs, worst first."""
+    rows = SystemComponent.objects.for_agency(user).filter(
+        worst_severity="critical", system__status=SystemStatus.ACTIVE).select_related("system")
+    if agency_id is not None:
+        rows = rows.filter(agency_id=agency_id)
+    return list(rows.order_by("-cve_count", "display_name")[:500])
+
+
+def overdue_findings(user, today: dt.date | None = None, agency_id: int | None = None) -> list[Finding]:
+    """Findings past their due date and not remediated, oldest due first."""
+    today = today or dt.date.today()
+    rows = Finding.objects.for_agency(user).filter(remediated_on__isnull=True, due_date__lt=today).select_related(
+        "test", "test__system", "agency")
+    if agency_id is not None:
+        rows = rows.filter(agency_id=agency_id)
+    return list(rows.order_by("due_date", "id")[:500])
+
+
+def installs_of(user, component: SystemComponent) -> int:
+    """Devices of the component's agency whose inventory has the same NVD vendor:product (the inventory link)."""
+    if not component.vendor or not component.product:
+        return 0
+    return InstalledSoftware.objects.for_agency(user).filter(
+        agency_id=component.agency_id, vendor=component.vendor, product=component.product).values(
+        "device_id").distinct().count()

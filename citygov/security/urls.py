@@ -9,4 +9,6 @@ app_name = "security"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("agencies/<int:pk>/", views.agency_detail, name="agency"),
+    path("systems/", views.systems, name="systems"),
+    path("systems/<int:pk>/", views.system_detail, name="system"),
 ]

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from citygov.security.models import Device, InstalledSoftware
+from citygov.security.models import CoreSystem, Device, Finding, InstalledSoftware, SecurityTest, SystemComponent
 
 
 class DeviceSerializer(serializers.ModelSerializer):
@@ -37,3 +37,118 @@ class AgencyPostureSerializer(serializers.Serializer):
     identification_rate = serializers.FloatField(allow_null=True)
     critical_devices = serializers.IntegerField()
     high_devices = serializers.IntegerField()
+
+
+class SystemComponentSerializer(serializers.ModelSerializer):
+    """A system component with its CPE and known CVEs."""
+
+    class Meta:
+        model = SystemComponent
+        fields = ["id", "display_name", "display_version", "publisher", "status", "cpe", "vendor", "product",
+                  "version", "confidence", "reason", "cve_count", "worst_severity", "cve_ids", "critical_cve_ids"]
+
+
+class CoreSystemSerializer(serializers.ModelSerializer):
+    """An information system with its warranties, backup, computed flags and components."""
+
+    components = SystemComponentSerializer(many=True, read_only=True)
+    offsite_backup = serializers.SerializerMethodField()
+    tested_backup = serializers.SerializerMethodField()
+    warranty_alert = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CoreSystem
+        fields = ["id", "agency", "name", "is_core", "description", "vendor", "budgets", "status",
+                  "software_warranty_end", "hardware_warranty_end", "last_patch", "backup_method",
+                  "backup_location", "backup_frequency", "last_backup", "last_restore_drill", "drill_result",
+                  "rpo_target_hours", "rto_target_hours", "rpo_achieved_hours", "rto_achieved_hours",
+                  "offsite_backup", "tested_backup", "warranty_alert", "components"]
+
+    def _row(self, obj):
+        return self.context.get("rows", {}).get(obj.pk)
+
+    def get_offsite_backup(self, obj) -> bool:
+        row = self._row(obj)
+        return bool(row and row.offsite)
+
+    def get_tested_backup(self, obj) -> bool:
+        row = self._row(obj)
+        return bool(row and row.tested)
+
+    def get_warranty_alert(self, obj) -> str | None:
+        row = self._row(obj)
+        return row.warranty.reason if row and row.warranty else None
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    """A test finding with its due date; ``overdue`` when past due and not remediated."""
+
+    overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Finding
+        fields = ["id", "agency", "test", "title", "severity", "due_date", "remediated_on", "note", "overdue"]
+
+    def get_overdue(self, obj) -> bool:
+        import datetime as dt
+
+        return obj.remediated_on is None and obj.due_date < dt.date.today()
+
+
+class SecurityTestSerializer(serializers.ModelSerializer):
+    """A penetration test or red/blue exercise with its findings."""
+
+    findings = FindingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SecurityTest
+        fields = ["id", "agency", "system", "kind", "title", "conducted_by", "performed_on", "findings"]
+
+
+class BackupCoverageSerializer(serializers.Serializer):
+    """The headline: active core systems with tested off-site backup (X of Y)."""
+
+    tested = serializers.IntegerField()
+    offsite = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class DrillInputSerializer(serializers.Serializer):
+    """A restore drill of a system's off-site backup."""
+
+    performed_on = serializers.DateField()
+    result = serializers.ChoiceField(choices=["passed", "partial", "failed"])
+    rpo_achieved_hours = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    rto_achieved_hours = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+
+class PatchInputSerializer(serializers.Serializer):
+    """The date a system was patched."""
+
+    patched_on = serializers.DateField()
+
+
+class SecurityTestInputSerializer(serializers.Serializer):
+    """A penetration test or red/blue exercise to record."""
+
+    agency = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["pentest", "red_blue"])
+    title = serializers.CharField(max_length=200)
+    performed_on = serializers.DateField()
+    conducted_by = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    system = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class FindingInputSerializer(serializers.Serializer):
+    """A finding of a test, with its due date."""
+
+    title = serializers.CharField(max_length=300)
+    severity = serializers.ChoiceField(choices=["low", "medium", "high", "critical"])
+    due_date = serializers.DateField()
+
+
+class RemediationInputSerializer(serializers.Serializer):
+    """Closing a finding."""
+
+    remediated_on = serializers.DateField()
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")

@@ -201,16 +201,57 @@ def parse_products(text: str) -> dict[tuple[str, str], ProductEntry]:
     return products
 
 
+# The directory ``citygov security sync-nvd`` writes (None: the bundled data only). Set by the app's ready().
+_SYNC_DIR: Path | None = None
+SYNC_CVES = "cves.jsonl"
+SYNC_PRODUCTS = "products.jsonl"
+
+
+def configure(sync_dir: Path | None) -> None:
+    """Merge the records ``sync-nvd`` fetched into ``sync_dir`` over the bundled data from now on."""
+    global _SYNC_DIR
+    _SYNC_DIR = sync_dir
+    load_products.cache_clear()
+    load_vulns.cache_clear()
+
+
+def _sync_items(name: str) -> Iterable[dict]:
+    if _SYNC_DIR is None or not (_SYNC_DIR / name).exists():
+        return
+    with (_SYNC_DIR / name).open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                with suppress(ValueError):  # a line cut short by a crash mid-write is skipped
+                    yield json.loads(line)
+
+
 @lru_cache(maxsize=1)
 def load_products() -> dict[tuple[str, str], ProductEntry]:
-    """The bundled product index (loaded once per process)."""
-    return parse_products(_data_path(PRODUCTS_FILE).read_text(encoding="utf-8"))
+    """The bundled product index plus products fetched by ``sync-nvd`` (loaded once per process)."""
+    from citygov.security.engine.nvd import iter_cpe_api2
+
+    products = parse_products(_data_path(PRODUCTS_FILE).read_text(encoding="utf-8"))
+    for entry in iter_cpe_api2({"products": list(_sync_items(SYNC_PRODUCTS))}):
+        if entry.deprecated:
+            continue
+        try:
+            cpe = parse(entry.cpe)
+        except CpeError:
+            continue
+        products.setdefault(cpe.key, ProductEntry(cpe.part, cpe.vendor, cpe.product, 0, entry.title))
+    return products
 
 
 @lru_cache(maxsize=1)
 def load_vulns() -> VulnIndex:
-    """The bundled CVE index (loaded once per process)."""
-    return CompactVulnIndex(json.loads(gzip.decompress(_data_path(CVES_FILE).read_bytes())))
+    """The bundled CVE index with the records fetched by ``sync-nvd`` merged over it (loaded once per process)."""
+    from citygov.security.engine.nvd import cve_from_20
+
+    index = CompactVulnIndex(json.loads(gzip.decompress(_data_path(CVES_FILE).read_bytes())))
+    for item in _sync_items(SYNC_CVES):
+        index.update(cve_from_20(item.get("cve", item)))
+    return index
 
 
 class CompactVulnIndex(VulnIndex):
@@ -232,6 +273,25 @@ class CompactVulnIndex(VulnIndex):
         for item in document["cves"]:
             if not item[7]:
                 self.awaiting[item[0]] = from_compact(item)
+
+    def update(self, record: CveRecord) -> None:
+        """Add or replace one record (a newer copy from ``sync-nvd``); NVD's "Rejected" records are removed."""
+        self.records.pop(record.id, None)
+        self._matchers.clear()
+        self._awaiting_cache.clear()
+        if record.status == "Rejected":
+            old = self._raw.pop(record.id, None)
+            for key in _record_products(from_compact(old)) if old else ():
+                self.by_product.get(key, set()).discard(record.id)
+            self.awaiting.pop(record.id, None)
+            return
+        self._raw[record.id] = to_compact(record)
+        if record.awaiting_analysis:
+            self.awaiting[record.id] = record
+            return
+        self.awaiting.pop(record.id, None)
+        for key in _record_products(record):
+            self.by_product[key].add(record.id)
 
     def record(self, cve_id: str) -> CveRecord:
         """Decode (once) and return the record with this id."""

@@ -155,45 +155,176 @@ def _is_simple(record: CveRecord) -> bool:
     return True
 
 
+def _tail_matches(wanted: Cpe, installed: Cpe) -> bool:
+    """The part, update, edition and target-software checks of :func:`criterion_matches` (after the version)."""
+    if wanted.part != installed.part:
+        return False
+    if wanted.update not in (ANY, NA) and installed.update != ANY and wanted.update.lower() != installed.update.lower():
+        return False
+    return _same(wanted.sw_edition, installed.sw_edition) and _same(wanted.target_sw, installed.target_sw)
+
+
+# A compiled node: True/False when its value cannot depend on the installed version (criteria of other
+# products are always False for this product), else (operator, negate, criteria, children, has_false).
+_Compiled = bool | tuple
+
+
+def _compile_node(node: Node, key: tuple[str, str]) -> _Compiled:
+    """Partially evaluate ``node`` for installed CPEs of product ``key`` (same result as :func:`_node_matches`)."""
+    entries, has_false = [], False
+    for criterion in node.criteria:
+        if not criterion.vulnerable:
+            continue
+        wanted = _parsed(criterion.criteria)
+        if wanted is None or wanted.key != key:
+            has_false = True
+        else:
+            entries.append((criterion, wanted))
+    children = [_compile_node(child, key) for child in node.children if _has_vulnerable(child)]
+    if not entries and not children and not has_false:
+        return False  # no vulnerable criteria at all: never a match (and negation does not apply)
+    if node.operator == "AND":
+        if has_false or any(c is False for c in children):
+            hit: bool | None = False
+        elif not entries and all(c is True for c in children):
+            hit = True
+        else:
+            hit = None
+    else:
+        if any(c is True for c in children):
+            hit = True
+        elif not entries and all(c is False for c in children):
+            hit = False
+        else:
+            hit = None
+    if hit is not None:
+        return not hit if node.negate else hit
+    children = [c for c in children if not isinstance(c, bool)] if node.operator == "OR" else \
+        [c for c in children if c is not True]
+    return (node.operator, node.negate, tuple(entries), tuple(children), False)
+
+
+def _evaluate(compiled: _Compiled, installed: Cpe) -> bool:
+    if isinstance(compiled, bool):
+        return compiled
+    operator, negate, entries, children, _ = compiled
+    if operator == "AND":
+        hit = all(criterion_matches(c, installed, w) for c, w in entries) and all(
+            _evaluate(child, installed) for child in children)
+    else:
+        hit = any(criterion_matches(c, installed, w) for c, w in entries) or any(
+            _evaluate(child, installed) for child in children)
+    return not hit if negate else hit
+
+
+def _flatten(compiled: _Compiled) -> list[tuple[MatchCriterion, Cpe]] | None:
+    """The criteria of a compiled tree that is just "any of these criteria" (None when it is more than that).
+
+    An AND with a single live operand is that operand (the platform side was dropped as always present).
+    """
+    if isinstance(compiled, bool):
+        return None
+    operator, negate, entries, children, _ = compiled
+    if negate:
+        return None
+    if operator == "AND" and len(entries) + len(children) != 1:
+        return None
+    found = list(entries)
+    for child in children:
+        flat = _flatten(child)
+        if flat is None:
+            return None
+        found.extend(flat)
+    return found
+
+
+def _compile_configuration(configuration: Configuration, key: tuple[str, str]) -> _Compiled:
+    nodes = [_compile_node(n, key) for n in configuration.nodes if _has_vulnerable(n)]
+    if not nodes:
+        return False
+    if configuration.operator == "AND":
+        if any(n is False for n in nodes):
+            return False
+        rest = tuple(n for n in nodes if n is not True)
+        return True if not rest else ("AND", False, (), rest, False)
+    if any(n is True for n in nodes):
+        return True
+    rest = tuple(n for n in nodes if n is not False)
+    return False if not rest else ("OR", False, (), rest, False)
+
+
 class _ProductMatcher:
-    """Pre-compiled criteria of one vendor:product: exact versions in a hash, ranges in a list."""
+    """Pre-compiled criteria of one vendor:product.
+
+    Exact versions sit in a hash; version ranges are kept with their bounds already turned into sort keys,
+    so a lookup computes the installed version's key once and compares tuples; records whose
+    configurations combine several nodes are partially evaluated for this product (criteria naming other
+    products are constant False), which removes most of them before any lookup.
+    """
 
     def __init__(self, records: Iterable[CveRecord], key: tuple[str, str]) -> None:
         self.exact: dict[tuple, list[tuple[MatchCriterion, Cpe, str]]] = defaultdict(list)
+        # (start_incl, start_excl, end_incl, end_excl) sort keys or None, the criteria CPE, the CVE id
+        self.ranges: list[tuple] = []
         self.other: list[tuple[MatchCriterion, Cpe, str]] = []
-        self.complex: list[CveRecord] = []
+        self.complex: list[tuple[str, _Compiled]] = []
         for record in records:
-            if not _is_simple(record):
-                self.complex.append(record)
-                continue
-            for configuration in record.configurations:
-                for node in _vulnerable_nodes(configuration):
-                    for criterion in node.criteria:
-                        if not criterion.vulnerable:
-                            continue
-                        try:
-                            wanted = parse(criterion.criteria)
-                        except CpeError:
-                            continue
-                        if wanted.key != key:
-                            continue
-                        entry = (criterion, wanted, record.id)
-                        if wanted.version in (ANY, NA):
-                            self.other.append(entry)
-                        else:
-                            self.exact[version_key(wanted.version)].append(entry)
+            if _is_simple(record):
+                criteria = [(c, _parsed(c.criteria)) for configuration in record.configurations
+                            for node in _vulnerable_nodes(configuration) for c in node.criteria if c.vulnerable]
+            else:
+                compiled = [_compile_configuration(c, key) for c in record.configurations]
+                if any(c is True for c in compiled):
+                    self.complex.append((record.id, True))
+                    continue
+                live = tuple(c for c in compiled if c is not False)
+                if not live:
+                    continue  # can never match this product: pruned before any lookup
+                whole = ("OR", False, (), live, False)
+                flat = _flatten(whole)
+                if flat is None:
+                    self.complex.append((record.id, whole))
+                    continue
+                criteria = flat
+            for criterion, wanted in criteria:
+                if wanted is None or wanted.key != key:
+                    continue
+                entry = (criterion, wanted, record.id)
+                if wanted.version == ANY:
+                    bounds = tuple(versions.sort_key(b) if b else None for b in (
+                        criterion.start_including, criterion.start_excluding, criterion.end_including,
+                        criterion.end_excluding))
+                    self.ranges.append((*bounds, wanted, record.id))
+                    self.other.append(entry)
+                elif wanted.version == NA:
+                    self.other.append(entry)
+                else:
+                    self.exact[version_key(wanted.version)].append(entry)
 
     def match(self, installed: Cpe) -> set[str]:
-        found = set()
-        candidates = self.other
-        if installed.version not in (ANY, NA, ""):
-            candidates = self.exact.get(version_key(installed.version), []) + self.other
-        for criterion, wanted, cve_id in candidates:
-            if cve_id not in found and criterion_matches(criterion, installed, wanted):
+        found: set[str] = set()
+        version = installed.version
+        if version in (ANY, NA, ""):
+            # Rare (no version): the general rules, criterion by criterion.
+            for criterion, wanted, cve_id in self.other:
+                if cve_id not in found and criterion_matches(criterion, installed, wanted):
+                    found.add(cve_id)
+        else:
+            for criterion, wanted, cve_id in self.exact.get(version_key(version), ()):
+                if cve_id not in found and criterion_matches(criterion, installed, wanted):
+                    found.add(cve_id)
+            key = versions.sort_key(version)
+            for start_in, start_ex, end_in, end_ex, wanted, cve_id in self.ranges:
+                if cve_id in found:
+                    continue
+                if (start_in is not None and key < start_in) or (start_ex is not None and key <= start_ex) or \
+                        (end_in is not None and key > end_in) or (end_ex is not None and key >= end_ex):
+                    continue
+                if _tail_matches(wanted, installed):
+                    found.add(cve_id)
+        for cve_id, compiled in self.complex:
+            if cve_id not in found and _evaluate(compiled, installed):
                 found.add(cve_id)
-        for record in self.complex:
-            if any(configuration_matches(c, installed) for c in record.configurations):
-                found.add(record.id)
         return found
 
 

@@ -115,3 +115,17 @@ def test_editable_term_table(tmp_path):
     assert ident.identify(InventoryRow("記事本加加 8.7", "8.7", "")).key == "notepad-plus-plus:notepad++"
     # Width folded, 位元 translated, then the architecture suffix dropped as noise.
     assert normalize_name("Ｐｕｔｔｙ （64 位元）", load_tables().terms) == "putty"
+
+
+def test_held_out_set_is_labelled_against_the_dictionary():
+    """The held-out rows (never used to write rules) name only products the bundled dictionary knows."""
+    from citygov.security.engine.bundle import load_products
+
+    with (DATA / "inventory_tw_heldout.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    products = load_products()
+    assert len(rows) == 98
+    assert sum(1 for r in rows if not r["expected"]) == 15
+    for row in rows:
+        if row["expected"]:
+            assert any(tuple(k.split(":", 1)) in products for k in row["expected"].split("|")), row["display_name"]

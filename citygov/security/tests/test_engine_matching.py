@@ -84,3 +84,32 @@ def test_bundled_index_matches_real_records():
     chrome = index.match(Cpe(vendor="google", product="chrome", version="100.0.4896.60"))
     assert len(chrome) > 50
     assert chrome[0].score >= chrome[-1].score
+
+
+def test_compiled_index_agrees_with_evaluating_every_configuration():
+    from citygov.security.engine.nvd import CveRecord
+
+    def crit(cpe, **bounds):
+        return MatchCriterion(cpe, **bounds)
+
+    records = [
+        # AND of two vulnerable products: never for one product alone (pruned).
+        CveRecord("CVE-1", configurations=(Configuration("AND", (
+            Node("OR", False, (crit("cpe:2.3:a:v:p:*", end_excluding="3.0"),)),
+            Node("OR", False, (crit("cpe:2.3:a:x:y:*"),)))),)),
+        # 1.1-style AND node with a platform child: reduces to the plain range.
+        CveRecord("CVE-2", configurations=(Configuration("OR", (Node("AND", False, (), (
+            Node("OR", False, (crit("cpe:2.3:a:v:p:*", start_including="2.0", end_including="2.5"),)),
+            Node("OR", False, (MatchCriterion("cpe:2.3:o:debian:debian_linux:12", vulnerable=False),)))),)),)),
+        # Negated node: kept as a compiled tree.
+        CveRecord("CVE-3", configurations=(Configuration("OR", (
+            Node("OR", True, (crit("cpe:2.3:a:v:p:2.1"),)),)),)),
+        CveRecord("CVE-4", configurations=(Configuration("OR", (
+            Node("OR", False, (crit("cpe:2.3:a:v:p:2.1"), crit("cpe:2.3:a:v:p:-"))),)),)),
+    ]
+    index = VulnIndex(records)
+    for version in ("1.0", "2.0", "2.1", "2.5", "2.6", "3.0", "-", "*"):
+        installed = Cpe(vendor="v", product="p", version=version)
+        expected = {r.id for r in records if any(configuration_matches(c, installed) for c in r.configurations)}
+        assert {h.cve_id for h in index.match(installed)} == expected, version
+    assert {h.cve_id for h in index.match(Cpe(vendor="v", product="p", version="2.1"))} == {"CVE-2", "CVE-4"}

@@ -6,6 +6,7 @@ Examples::
     citygov security vulns inventory.csv --format jsonl        # adds the CVEs of every row
     citygov security identify inventory.csv                    # a summary for people
     citygov security import-inventory inventory.csv --agency sccdc --user analyst   # into the database
+    citygov security sync-nvd                                  # incremental update from the NVD 2.0 APIs
 
 The CSV needs a ``display_name`` column; ``display_version``, ``publisher`` and ``arch`` are read when
 present (osquery's ``name``/``version`` also work) and other columns are ignored. UTF-8 or Big5.
@@ -168,7 +169,63 @@ def _import(command: BaseCommand, options: dict) -> None:
                            returncode=EXIT_FAILURE)
 
 
+def _sync_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--since", metavar="DATE", help=(
+        "first run only: fetch records modified since this date (YYYY-MM-DD; default 2025-02-25, where the "
+        "bundled data ends); later runs continue from the saved cursor"))
+    parser.add_argument("--until", metavar="DATE", help="stop at this date (default: now)")
+    parser.add_argument("--only", choices=("cve", "cpe"), help="only the CVE API or only the CPE API")
+    parser.add_argument("--max-pages", type=int, metavar="N", help="stop after N pages (resume later)")
+
+
+def _sync(command: BaseCommand, options: dict) -> None:
+    import datetime as dt
+
+    from django.conf import settings
+
+    from citygov import config
+    from citygov.security.engine import bundle
+    from citygov.security.engine.nvd_sync import NvdClient, NvdStore, NvdSyncError, sync
+
+    def moment(text: str | None, name: str) -> dt.datetime | None:
+        if not text:
+            return None
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise CommandError(f"--{name} {text!r} is not a date: use YYYY-MM-DD (日期格式錯誤)",
+                               returncode=EXIT_BAD_INPUT) from None
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+    try:
+        conf = config.security_settings(config.environment(), settings.VAR_DIR)
+    except config.ConfigError as exc:
+        raise CommandError(str(exc), returncode=EXIT_BAD_INPUT) from None
+    since, until = moment(options.get("since"), "since"), moment(options.get("until"), "until")
+    until = until or dt.datetime.now(dt.UTC)
+    if options.get("max_pages") is not None and options["max_pages"] < 1:
+        raise CommandError("--max-pages must be at least 1 (頁數至少為 1)", returncode=EXIT_BAD_INPUT)
+    client = NvdClient(conf.nvd_cve_url, conf.nvd_cpe_url, conf.nvd_api_key)
+    store = NvdStore(conf.nvd_dir)
+    show = command.stderr.isatty() if hasattr(command.stderr, "isatty") else False
+    kinds = (options["only"],) if options.get("only") else ("cve", "cpe")
+    command.stdout.write(f"NVD sync into {conf.nvd_dir} ({'with' if conf.nvd_api_key else 'without'} an API key: "
+                         f"{50 if conf.nvd_api_key else 5} requests per 30 s)")
+    try:
+        report = sync(client, store, since=since, until=until, kinds=kinds, max_pages=options.get("max_pages"),
+                      progress=(lambda text: command.stderr.write(text)) if show else None)
+    except NvdSyncError as exc:
+        raise CommandError(str(exc), returncode=EXIT_FAILURE) from None
+    bundle.configure(conf.nvd_dir)
+    resumed = "".join(f", resumed {k} at index {v}" for k, v in report.resumed_from.items())
+    command.stdout.write(f"{report.records['cve']} CVE records and {report.records['cpe']} products in "
+                         f"{report.pages} pages ({report.requests} requests, {report.windows} windows completed"
+                         f"{resumed})")
+
+
 SUBCOMMANDS: dict[str, SubCommand] = {
+    "sync-nvd": SubCommand("update the local NVD index incrementally from the NVD 2.0 CVE and CPE APIs "
+                           "(CITYGOV_NVD_API_KEY from the environment; resumable)", _sync_arguments, _sync),
     "import-inventory": SubCommand("import an agency's software inventory into the database (identifies and "
                                    "matches every row)", _import_arguments, _import),
     "identify": SubCommand("identify the software of an inventory CSV (no database needed)", _file_arguments,
