@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from citygov.core.scoping import AgencyScopedQuerySet
 
-#: The X-Road instance of this registry (T-Road's value can be set), and the member classes allowed.
-INSTANCE = os.environ.get("CITYGOV_EXCHANGE_INSTANCE", "TYC")
-MEMBER_CLASSES = tuple(c.strip() for c in os.environ.get("CITYGOV_EXCHANGE_MEMBER_CLASSES", "GOV,COM,NGO").split(",")
-                       if c.strip())
+#: The X-Road instance of this registry (T-Road's value can be set), and the member classes allowed:
+#: ``CITYGOV_EXCHANGE_INSTANCE`` / ``CITYGOV_EXCHANGE_MEMBER_CLASSES``, validated by ``citygov.config``.
+INSTANCE = settings.EXCHANGE.instance
+MEMBER_CLASSES = settings.EXCHANGE.member_classes
 
 
 class MemberQuerySet(AgencyScopedQuerySet):
@@ -130,7 +129,8 @@ class Gateway(models.Model):
 
 
 class AccessRight(models.Model):
-    """A client subsystem may call a service, until ``not_after`` when a sharing grant limits it."""
+    """A client subsystem may call a service, until ``not_after`` when a sharing grant limits it, and
+    only while the data-governance sharing grant on ``grant_dataset`` (if any) is current."""
 
     service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.CASCADE,
                                 related_name="access_rights")
@@ -138,6 +138,10 @@ class AccessRight(models.Model):
                                related_name="access_rights")
     not_after = models.DateTimeField(_("valid until"), null=True, blank=True)
     grant_ref = models.CharField(_("sharing grant reference"), max_length=100, blank=True)
+    #: The data-governance dataset whose sharing grant to the client's agency this right depends on; the
+    #: grant is looked up live (``CITYGOV_EXCHANGE_GRANT_LOOKUP``). An id, not a foreign key: domain apps
+    #: do not depend on each other.
+    grant_dataset = models.PositiveBigIntegerField(_("data-governance dataset id"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -164,6 +168,26 @@ class RevokedCertificate(models.Model):
 
     def __str__(self) -> str:
         return self.serial
+
+
+class TrustedCA(models.Model):
+    """A CA certificate besides the city CA whose gateway certificates the exchange accepts (e.g. the
+    government CA's root and intermediates, imported from a chain file); published in every configuration."""
+
+    name = models.CharField(_("name"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=500)
+    cert_pem = models.TextField(_("CA certificate (PEM)"))
+    cert_sha256 = models.CharField(_("certificate SHA-256"), max_length=64, unique=True)
+    not_after = models.DateTimeField(_("valid until"))
+    added_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("trusted CA")
+        verbose_name_plural = _("trusted CAs")
+        ordering = ["added_at", "id"]
+
+    def __str__(self) -> str:
+        return self.subject
 
 
 class TransferRecordQuerySet(AgencyScopedQuerySet):

@@ -10,10 +10,27 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from citygov.exchange.models import AccessRight, Member, Service, TransferRecord
+
+
+def pending_sharing_grants(user, limit: int = 50) -> list:
+    """The pending sharing requests (data governance) the user may see: those its agencies sent or must
+    decide. Read through the callable named by ``CITYGOV_EXCHANGE_SHARING_REQUESTS`` (default
+    ``citygov.datagov.queries.sharing_for``, which scopes by agency), so this app imports nothing from
+    data governance; rows are shown by their ``dataset``, ``agency``, ``requesting_agency``,
+    ``period_start`` and ``period_end``. Empty when the setting is ``none``."""
+    name = settings.EXCHANGE.sharing_requests
+    if not name:
+        return []
+    rows = import_string(name)(user)
+    if hasattr(rows, "filter"):
+        return list(rows.filter(status="pending")[:limit])
+    return [r for r in rows if getattr(r, "status", "") == "pending"][:limit]
 
 
 def members_for(user) -> QuerySet[Member]:

@@ -5,21 +5,28 @@ identifiers in X-Road form, writes in one transaction and records the change log
 as a configuration (:func:`configuration_payload`) and signing it (:func:`signed_configuration`) need
 no actor: the document is what every gateway downloads.
 
-Sharing grants: an access right may name a sharing grant (``grant_ref``) of the data-governance module;
-its end date is copied into ``not_after`` by :func:`do_grant_access`, and :func:`sharing_grant_not_after`
-is the seam where the live grant is looked up once that module exposes it (today it returns the stored
-date unchanged, so this module imports nothing from it).
+Sharing grants: an access right may name a sharing grant (``grant_ref``, an end date ``not_after``) and
+the data-governance dataset it covers (``grant_dataset``). Whether that grant is current is looked up
+live through the callable named by ``settings.EXCHANGE.grant_lookup`` (``CITYGOV_EXCHANGE_GRANT_LOOKUP``,
+default ``citygov.datagov.queries.sharing_grant_is_current``), resolved with ``import_string`` so this
+module imports nothing from the data-governance app. The published configuration carries the result
+(:func:`sharing_grant_not_after`), and gateways ask :func:`grant_status` (through the signed
+``/api/exchange/grant-status/`` endpoint) on every call under a grant.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from citygov.core.changelog import record_change, snapshot
@@ -29,7 +36,7 @@ from citygov.core.permissions import require_capability, require_writer
 from citygov.core.roles import Capability
 from citygov.exchange.engine import ca as ca_engine
 from citygov.exchange.engine.conf import FORMAT_VERSION, sign_configuration
-from citygov.exchange.engine.identifiers import PART
+from citygov.exchange.engine.identifiers import PART, ClientId, IdentifierError, ServiceId
 from citygov.exchange.models import (
     INSTANCE,
     MEMBER_CLASSES,
@@ -40,6 +47,7 @@ from citygov.exchange.models import (
     Service,
     Subsystem,
     TransferRecord,
+    TrustedCA,
 )
 
 
@@ -124,8 +132,60 @@ def do_add_service(actor, subsystem_id: int, data: ServiceInput) -> Service:
     return service
 
 
+def trusted_ca_pems() -> list[bytes]:
+    """The imported CA certificates (PEM), oldest first."""
+    return [pem.encode("ascii") for pem in TrustedCA.objects.order_by("added_at", "id").values_list("cert_pem",
+                                                                                                     flat=True)]
+
+
+def _verify_gateway_certificate(cert_pem: str, ca_cert_pem: bytes):
+    """The certificate if the city CA issued it or it chains to an imported (e.g. government) CA."""
+    try:
+        data = cert_pem.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise ca_engine.CertificateError("the certificate is not PEM (憑證非 PEM 格式)") from exc
+    try:
+        return ca_engine.verify_issued_by(data, ca_cert_pem)
+    except ca_engine.CertificateError as city_error:
+        trusted = trusted_ca_pems()
+        if not trusted:
+            raise city_error
+        ca_engine.verify_chain(data, b"".join(trusted), now=timezone.now())
+        return ca_engine.load_certificate(data)
+
+
+def do_import_ca_chain(actor, chain_pem: bytes, *, name: str) -> list[TrustedCA]:
+    """Trust the CA certificates of a chain file (e.g. the government CA's root and intermediates): each
+    must be a CA, valid now, and chain to the file's self-signed root. Already trusted ones are skipped;
+    a bad file changes nothing. Returns the rows added."""
+    check_manage_registry(actor)
+    try:
+        certs = ca_engine.verify_ca_bundle(chain_pem, now=timezone.now())
+    except ca_engine.CertificateError as exc:
+        raise InvalidInput(_("The chain file is not a valid CA chain."), code="bad_chain",
+                           fields={"chain": [str(exc)]}) from exc
+    name = (name or "").strip()[:200] or "imported CA"
+    have = set(TrustedCA.objects.values_list("cert_sha256", flat=True))
+    added = []
+    with transaction.atomic():
+        for cert in certs:
+            sha = ca_engine.fingerprint(cert)
+            if sha in have:
+                continue
+            row = TrustedCA.objects.create(name=name, subject=cert.subject.rfc4514_string()[:500],
+                                           cert_pem=ca_engine.pem(cert).decode("ascii"), cert_sha256=sha,
+                                           not_after=cert.not_valid_after_utc)
+            record_change(actor=actor, action=ChangeAction.CREATE, obj=row,
+                          after=snapshot(row, ["name", "subject", "cert_sha256", "not_after"]),
+                          note="trusted CA imported from a chain file")
+            have.add(sha)
+            added.append(row)
+    return added
+
+
 def do_register_gateway(actor, member_id: int, *, address: str, cert_pem: str, ca_cert_pem: bytes) -> Gateway:
-    """Register a member's gateway with its TLS certificate, which must be issued by the city CA."""
+    """Register a member's gateway with its TLS certificate, which must be issued by the city CA
+    (``ca_cert_pem``) or chain to an imported CA (:func:`do_import_ca_chain`, e.g. the government CA)."""
     check_manage_registry(actor)
     host, _sep, port = (address or "").rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -135,10 +195,10 @@ def do_register_gateway(actor, member_id: int, *, address: str, cert_pem: str, c
     if member is None:
         raise NotFound(_("No such member."))
     try:
-        cert = ca_engine.verify_issued_by(cert_pem.encode("ascii"), ca_cert_pem)
-    except (ca_engine.CertificateError, UnicodeEncodeError) as exc:
-        raise InvalidInput(_("The certificate was not issued by the city CA."), code="bad_certificate",
-                           fields={"cert_pem": [str(exc)]}) from exc
+        cert = _verify_gateway_certificate(cert_pem, ca_cert_pem)
+    except ca_engine.CertificateError as exc:
+        raise InvalidInput(_("The certificate was not issued by the city CA or an imported CA."),
+                           code="bad_certificate", fields={"cert_pem": [str(exc)]}) from exc
     try:
         with transaction.atomic():
             gateway = Gateway.objects.create(member=member, address=address, cert_pem=cert_pem,
@@ -152,10 +212,30 @@ def do_register_gateway(actor, member_id: int, *, address: str, cert_pem: str, c
     return gateway
 
 
-def do_grant_access(actor, service_id: int, client_id: int, *, not_after: dt.datetime | None = None,
-                    grant_ref: str = "") -> AccessRight:
-    """Allow a client subsystem to call a service (optionally until the end of a sharing grant)."""
+def do_import_gateway_certificate(actor, member_id: int, *, address: str, cert_pem: str, chain_pem: bytes,
+                                  city_ca_pem: bytes, name: str = "") -> Gateway:
+    """Register a gateway whose certificate another CA (e.g. the government CA) issued: the certificate
+    must chain through ``chain_pem`` (that CA's intermediates and root) to its root; the chain's CAs are
+    trusted (:func:`do_import_ca_chain`) and the gateway registered in one transaction, or nothing changes."""
     check_manage_registry(actor)
+    try:
+        ca_engine.verify_chain(cert_pem.encode("ascii"), chain_pem, now=timezone.now())
+    except (ca_engine.CertificateError, UnicodeEncodeError) as exc:
+        raise InvalidInput(_("The certificate does not chain to the CA chain file."), code="bad_certificate",
+                           fields={"cert_pem": [str(exc)]}) from exc
+    with transaction.atomic():
+        do_import_ca_chain(actor, chain_pem, name=name)
+        return do_register_gateway(actor, member_id, address=address, cert_pem=cert_pem, ca_cert_pem=city_ca_pem)
+
+
+def do_grant_access(actor, service_id: int, client_id: int, *, not_after: dt.datetime | None = None,
+                    grant_ref: str = "", grant_dataset: int | None = None) -> AccessRight:
+    """Allow a client subsystem to call a service (optionally until the end of a sharing grant, and only
+    while the data-governance sharing grant on dataset ``grant_dataset`` to the client's agency is current)."""
+    check_manage_registry(actor)
+    if grant_dataset is not None and (not isinstance(grant_dataset, int) or grant_dataset <= 0):
+        raise InvalidInput(_("A dataset id is a positive whole number."), code="bad_dataset",
+                           fields={"grant_dataset": [_("A dataset id is a positive whole number.")]})
     service = Service.objects.select_related("subsystem__member").filter(pk=service_id).first()
     client = Subsystem.objects.filter(pk=client_id).first()
     if service is None or client is None:
@@ -163,7 +243,7 @@ def do_grant_access(actor, service_id: int, client_id: int, *, not_after: dt.dat
     try:
         with transaction.atomic():
             right = AccessRight.objects.create(service=service, client=client, not_after=not_after,
-                                               grant_ref=grant_ref.strip())
+                                               grant_ref=grant_ref.strip(), grant_dataset=grant_dataset)
             record_change(actor=actor, action=ChangeAction.CREATE, obj=right, after=snapshot(right),
                           agency_id=service.subsystem.member.agency_id)
     except IntegrityError as exc:
@@ -189,16 +269,84 @@ def do_revoke_certificate(actor, serial: str, *, reason: str = "") -> RevokedCer
     return row
 
 
-def sharing_grant_not_after(right: AccessRight) -> dt.datetime | None:
-    """The end of the sharing grant behind an access right. Seam for the data-governance module's grants:
-    until that module exposes them through its services, the stored ``not_after`` is authoritative."""
+@functools.lru_cache(maxsize=8)
+def _import_lookup(name: str) -> Callable[..., bool]:
+    try:
+        return import_string(name)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"CITYGOV_EXCHANGE_GRANT_LOOKUP={name!r} cannot be imported: {exc} "
+                                   f"(CITYGOV_EXCHANGE_GRANT_LOOKUP 無法載入)") from exc
+
+
+def grant_lookup() -> Callable[..., bool] | None:
+    """The live sharing-grant look-up ``f(dataset_id, requesting_agency_id, on: date) -> bool`` named by
+    ``settings.EXCHANGE.grant_lookup``, or None when it is switched off."""
+    name = settings.EXCHANGE.grant_lookup
+    return _import_lookup(name) if name else None
+
+
+def sharing_grant_is_current(right: AccessRight, *, now: dt.datetime | None = None) -> bool:
+    """Whether the access right's sharing grant is current at ``now``: its stored end has not passed and,
+    when it names a data-governance dataset, that module reports a current grant to the client's agency
+    (on the Asia/Taipei date). A right without a grant is always current."""
+    now = now or timezone.now()
+    if right.not_after is not None and right.not_after <= now:
+        return False
+    lookup = grant_lookup() if right.grant_dataset is not None else None
+    if lookup is None:
+        return True
+    return bool(lookup(right.grant_dataset, right.client.member.agency_id, timezone.localdate(now)))
+
+
+def sharing_grant_not_after(right: AccessRight, *, now: dt.datetime | None = None) -> dt.datetime | None:
+    """The end of the sharing grant behind an access right as published in the configuration: the stored
+    ``not_after``, or ``now`` when the live grant is no longer current (gateways then refuse it)."""
+    now = now or timezone.now()
+    if right.grant_dataset is not None and not sharing_grant_is_current(right, now=now):
+        return min(right.not_after, now) if right.not_after else now
     return right.not_after
+
+
+@dataclass(frozen=True)
+class GrantStatus:
+    """Whether ``client`` may call ``service`` under its sharing grant right now (for the gateways)."""
+
+    service: str
+    client: str
+    current: bool
+    grant: str
+    checked_at: dt.datetime
+
+
+def grant_status(service: str, client: str, *, now: dt.datetime | None = None) -> GrantStatus:
+    """The live status of the access right of ``client`` on ``service`` (X-Road identifiers).
+
+    No such access right reads as not current. Raises :class:`InvalidInput` for malformed identifiers.
+    """
+    now = now or timezone.now()
+    try:
+        sid, cid = ServiceId.parse(service), ClientId.parse(client)
+    except IdentifierError as exc:
+        raise InvalidInput(_("Malformed X-Road identifier."), code="bad_identifier",
+                           fields={"service": [str(exc)]}) from exc
+    right = None
+    if sid.instance == INSTANCE and cid.instance == INSTANCE:
+        right = AccessRight.objects.select_related("client__member").filter(
+            service__code=sid.service_code, service__subsystem__code=sid.subsystem,
+            service__subsystem__member__member_class=sid.member_class,
+            service__subsystem__member__code=sid.member_code,
+            client__code=cid.subsystem, client__member__member_class=cid.member_class,
+            client__member__code=cid.member_code).first()
+    current = right is not None and sharing_grant_is_current(right, now=now)
+    return GrantStatus(str(sid), str(cid), current, right.grant_ref if right else "", now)
 
 
 def configuration_payload(ca_certs_pem: Iterable[bytes], *, now: dt.datetime | None = None,
                           hours: int = 24 * 7) -> dict[str, Any]:
-    """The registry as a configuration payload (see ``citygov.exchange.engine.conf``)."""
+    """The registry as a configuration payload (see ``citygov.exchange.engine.conf``); the imported CAs
+    are published after ``ca_certs_pem`` (the city CA)."""
     now = now or timezone.now()
+    ca_certs_pem = [*ca_certs_pem, *trusted_ca_pems()]
     members = []
     for member in Member.objects.prefetch_related("gateways", "subsystems__services").order_by("member_class", "code"):
         members.append({
@@ -210,7 +358,7 @@ def configuration_payload(ca_certs_pem: Iterable[bytes], *, now: dt.datetime | N
         })
     rights = []
     for right in AccessRight.objects.select_related("service__subsystem__member", "client__member"):
-        end = sharing_grant_not_after(right)
+        end = sharing_grant_not_after(right, now=now)
         rights.append({"service": right.service.identifier, "client": right.client.identifier,
                        "not_after": end.isoformat() if end else None, "grant": right.grant_ref or None})
     return {
@@ -263,7 +411,7 @@ def do_import_message_log(actor, member_id: int, path, public_key_pem: bytes) ->
     have = set(TransferRecord.objects.filter(member=member).values_list("record_hash", flat=True))
     new = []
     for _line, record, _raw in read_log(path):
-        if record.get("checkpoint") or record["hash"] in have:
+        if record.get("checkpoint") or record.get("timestamp") or record["hash"] in have:
             continue
         new.append(TransferRecord(
             member=member, side=record["side"][:10], seq=record["seq"], time=dt.datetime.fromisoformat(record["time"]),

@@ -36,9 +36,11 @@ def _can_manage(user) -> bool:
 
 
 def _right_state(right, now) -> str:
-    if right.not_after is None:
-        return "permanent"
-    return "expired" if right.not_after <= now else "current"
+    if right.not_after is not None and right.not_after <= now:
+        return "expired"
+    if right.grant_dataset is not None and not services.sharing_grant_is_current(right, now=now):
+        return "not_current"  # data governance reports no current grant (pending, rejected or ended)
+    return "permanent" if right.not_after is None else "current"
 
 
 @exchange_page
@@ -66,6 +68,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "query": query,
         "found": list(queries.find_transfers(user, query)[:50]) if query else None,
         "can_manage": _can_manage(user),
+        "pending": queries.pending_sharing_grants(user),
     })
 
 
@@ -76,6 +79,8 @@ class GrantForm(forms.Form):
     not_after = forms.DateTimeField(label=gettext_lazy("Valid until (sharing grant end)"), required=False,
                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     grant_ref = forms.CharField(label=gettext_lazy("Sharing grant reference"), required=False, max_length=100)
+    grant_dataset = forms.IntegerField(label=gettext_lazy("Data-governance dataset id (grant checked live)"),
+                                       required=False, min_value=1)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -114,7 +119,7 @@ def service_grant(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             services.do_grant_access(request.user, service.pk, data["client"].pk, not_after=data["not_after"],
-                                     grant_ref=data["grant_ref"])
+                                     grant_ref=data["grant_ref"], grant_dataset=data["grant_dataset"])
         except Forbidden as exc:
             raise PermissionDenied(exc.message) from exc
         except ServiceError as exc:

@@ -52,7 +52,8 @@ class AccessRightSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AccessRight
-        fields = ["id", "service", "service_id", "client", "client_id", "not_after", "grant_ref", "created_at"]
+        fields = ["id", "service", "service_id", "client", "client_id", "not_after", "grant_ref", "grant_dataset",
+                  "created_at"]
         read_only_fields = fields
 
 
@@ -63,6 +64,8 @@ class AccessRightCreateSerializer(serializers.Serializer):
     client = serializers.PrimaryKeyRelatedField(queryset=Subsystem.objects.all())
     not_after = serializers.DateTimeField(required=False, allow_null=True)
     grant_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    grant_dataset = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                             help_text="data-governance dataset whose sharing grant is checked live")
 
 
 class TransferRecordSerializer(serializers.ModelSerializer):

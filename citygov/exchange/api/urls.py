@@ -13,5 +13,6 @@ router.register("transfers", views.TransferRecordViewSet, basename="exchange-tra
 
 urlpatterns = [
     path("configuration/", views.ConfigurationView.as_view(), name="exchange-configuration"),
+    path("grant-status/", views.GrantStatusView.as_view(), name="exchange-grant-status"),
     *router.urls,
 ]

@@ -1,12 +1,14 @@
 """Exchange API: the registry (read scoped to the caller's agencies; writes by city administrators),
-transfer records searchable by X-Road-Id, and the signed configuration gateways download.
+transfer records searchable by X-Road-Id, the signed configuration gateways download, and the signed
+live status of a sharing grant that provider gateways ask on each call under a grant.
 
-The configuration is public (it is signed and carries no secrets; gateways verify it against their
-anchor key) and rate-limited per client address.
+The configuration and grant statuses are public (signed, no secrets: the configuration already lists
+every access right; gateways verify both against their anchor key) and rate-limited per client address.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -23,6 +25,8 @@ from citygov.core.api.permissions import PublicEndpoint
 from citygov.core.roles import Capability
 from citygov.exchange import queries, services
 from citygov.exchange.api import serializers as s
+from citygov.exchange.engine import ca as ca_engine
+from citygov.exchange.engine.grants import sign_grant_status
 from citygov.exchange.models import TransferRecord
 
 
@@ -79,7 +83,7 @@ class AccessRightViewSet(_Registry, mixins.ListModelMixin, viewsets.GenericViewS
         data.is_valid(raise_exception=True)
         v = data.validated_data
         right = services.do_grant_access(request.user, v["service"].pk, v["client"].pk, not_after=v.get("not_after"),
-                                         grant_ref=v.get("grant_ref", ""))
+                                         grant_ref=v.get("grant_ref", ""), grant_dataset=v.get("grant_dataset"))
         return Response(s.AccessRightSerializer(right).data, status=status.HTTP_201_CREATED)
 
 
@@ -124,3 +128,45 @@ class ConfigurationView(APIView):
                            "The exchange CA is not set up: run `citygov exchange ca-init` (交換 CA 尚未建立).",
                            code="exchange_ca_missing")
         return HttpResponse(services.signed_configuration(key, [ca_pem]), content_type="application/json")
+
+
+class GrantStatusThrottle(ConfigurationThrottle):
+    """Per client address: a provider gateway asks once per call under a sharing grant."""
+
+    scope = "exchange-grant-status"
+    rate = "3000/min"
+
+
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class GrantStatusView(APIView):
+    """Whether a client's access right on a service is current under its sharing grant (signed)."""
+
+    permission_classes = [PublicEndpoint]
+    authentication_classes: list = []
+    throttle_classes = [GrantStatusThrottle]
+
+    @extend_schema(summary="The live, signed status of a sharing grant (for provider gateways)",
+                   parameters=[OpenApiParameter("service", str, required=True, description="X-Road service id"),
+                               OpenApiParameter("client", str, required=True, description="X-Road client id"),
+                               OpenApiParameter("nonce", str, required=True,
+                                                description="8-64 of A-Z a-z 0-9 - _, echoed in the signed answer")],
+                   responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        nonce = request.query_params.get("nonce", "")
+        if not _NONCE.match(nonce):
+            return problem(status.HTTP_400_BAD_REQUEST,
+                           "nonce must be 8-64 letters, digits, - or _ (nonce 格式錯誤).", code="bad_nonce")
+        result = services.grant_status(request.query_params.get("service", ""),
+                                       request.query_params.get("client", ""))
+        try:
+            key = (Path(settings.VAR_DIR) / "exchange" / "ca" / "registry.key.pem").read_bytes()
+        except OSError:
+            return problem(status.HTTP_503_SERVICE_UNAVAILABLE,
+                           "The exchange CA is not set up: run `citygov exchange ca-init` (交換 CA 尚未建立).",
+                           code="exchange_ca_missing")
+        document = sign_grant_status(ca_engine.load_signing_key(key), {
+            "service": result.service, "client": result.client, "grant": result.grant or None,
+            "current": result.current, "checked_at": result.checked_at.isoformat(), "nonce": nonce})
+        return HttpResponse(document, content_type="application/json")

@@ -118,6 +118,29 @@ def issue_gateway_certificate(ca_key_pem: bytes, ca_cert_pem: bytes, member_id: 
                              fingerprint(cert))
 
 
+def issue_tsa_certificate(ca_key_pem: bytes, ca_cert_pem: bytes, common_name: str, *, now: dt.datetime,
+                          days: int = 1825) -> IssuedCertificate:
+    """A certificate for the city's time-stamping authority: ECDSA P-256, for time stamping only
+    (extended key usage ``timeStamping``, critical, as RFC 3161 requires)."""
+    ca_key, ca_cert = _load_ca(ca_key_pem, ca_cert_pem)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return IssuedCertificate(_key_pem(key), cert.public_bytes(serialization.Encoding.PEM), serial_hex(cert),
+                             fingerprint(cert))
+
+
 def verify_issued_by(cert_pem: bytes, ca_cert_pem: bytes) -> x509.Certificate:
     """Check that ``cert_pem`` was signed by the CA (for importing government-CA certificates)."""
     cert, ca = load_certificate(cert_pem), load_certificate(ca_cert_pem)
@@ -126,6 +149,103 @@ def verify_issued_by(cert_pem: bytes, ca_cert_pem: bytes) -> x509.Certificate:
     except (ValueError, TypeError, Exception) as exc:  # InvalidSignature is not a ValueError
         raise CertificateError(f"the certificate was not issued by this CA: {exc} (憑證非由此 CA 簽發)") from exc
     return cert
+
+
+def load_certificates(pem: bytes) -> list[x509.Certificate]:
+    """Every certificate of a PEM bundle (a CA chain file); raises :class:`CertificateError`."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise CertificateError(f"unreadable certificate file: {exc} (無法讀取憑證檔)") from exc
+    return certs
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return constraints.ca
+    return constraints.ca and usage.key_cert_sign
+
+
+def _valid_at(cert: x509.Certificate, now: dt.datetime) -> bool:
+    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+
+
+def verify_chain(cert_pem: bytes, chain_pem: bytes, *, now: dt.datetime) -> list[x509.Certificate]:
+    """Check that the certificate in ``cert_pem`` (its first one) chains, through the CA certificates of the
+    chain file ``chain_pem`` (intermediates and the root, e.g. the government CA's), to a self-signed root.
+
+    Every issuer must be a CA (basic constraints, key usage ``keyCertSign``) and every certificate valid at
+    ``now``. Returns the path ``[certificate, intermediate…, root]``; raises :class:`CertificateError`.
+    """
+    leaf = load_certificate(cert_pem)
+    pool = [c for c in load_certificates(chain_pem) if c != leaf]
+    if not pool:
+        raise CertificateError("the chain file holds no CA certificate (鏈結檔沒有 CA 憑證)")
+    for ca in pool:
+        if not _is_ca(ca):
+            raise CertificateError(f"{ca.subject.rfc4514_string()} in the chain file is not a CA "
+                                   f"(鏈結檔中含非 CA 憑證)")
+    path = [leaf]
+    while True:
+        current = path[-1]
+        if not _valid_at(current, now):
+            raise CertificateError(f"{current.subject.rfc4514_string()} is not valid now (憑證不在有效期間)")
+        if len(path) > 1 and current.issuer == current.subject:
+            try:
+                current.verify_directly_issued_by(current)
+            except Exception as exc:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError
+                raise CertificateError(f"the root's self-signature does not verify: {exc} (根憑證簽章錯誤)") from exc
+            return path
+        issuer = None
+        for candidate in pool:
+            if candidate.subject != current.issuer or candidate in path:
+                continue
+            try:
+                current.verify_directly_issued_by(candidate)
+            except Exception:  # noqa: BLE001, S112 - try the next candidate with the same name
+                continue
+            issuer = candidate
+            break
+        if issuer is None:
+            raise CertificateError(f"no CA in the chain file issued {current.subject.rfc4514_string()} "
+                                   f"(鏈結檔中找不到簽發者)")
+        if len(path) > 8:
+            raise CertificateError("the chain is too long (憑證鏈過長)")
+        path.append(issuer)
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    """A certificate as PEM."""
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def verify_ca_bundle(chain_pem: bytes, *, now: dt.datetime) -> list[x509.Certificate]:
+    """The CA certificates of a chain file, after checking that each is a CA valid at ``now`` and chains
+    to a self-signed root of the same file (whose self-signature verifies). Raises :class:`CertificateError`."""
+    certs = load_certificates(chain_pem)
+    if not certs:
+        raise CertificateError("the chain file holds no certificate (鏈結檔沒有憑證)")
+    if not any(cert.issuer == cert.subject for cert in certs):
+        raise CertificateError("the chain file has no self-signed root (鏈結檔缺少根憑證)")
+    for cert in certs:
+        if not _is_ca(cert):
+            raise CertificateError(f"{cert.subject.rfc4514_string()} is not a CA (鏈結檔中含非 CA 憑證)")
+        if not _valid_at(cert, now):
+            raise CertificateError(f"{cert.subject.rfc4514_string()} is not valid now (憑證不在有效期間)")
+        if cert.issuer == cert.subject:
+            try:
+                cert.verify_directly_issued_by(cert)
+            except Exception as exc:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError
+                raise CertificateError(f"the root's self-signature does not verify: {exc} (根憑證簽章錯誤)") from exc
+        else:
+            verify_chain(pem(cert), chain_pem, now=now)
+    return certs
 
 
 def build_crl(ca_key_pem: bytes, ca_cert_pem: bytes, revoked: Iterable[tuple[str, dt.datetime]], *,

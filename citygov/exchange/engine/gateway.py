@@ -42,9 +42,11 @@ from cryptography import x509
 
 from citygov.exchange.engine import ca as ca_engine
 from citygov.exchange.engine.conf import AccessRight, ConfError, GlobalConf, load_public_key, verify_configuration
+from citygov.exchange.engine.grants import GrantCheckError
 from citygov.exchange.engine.hashing import body_hash, request_hash
 from citygov.exchange.engine.identifiers import ClientId, IdentifierError, MemberId, ServiceId, split_request_path
 from citygov.exchange.engine.messagelog import Exchange, MessageLog, MessageLogError, read_log, seal_payload
+from citygov.exchange.engine.timestamp import TimestampError, request_timestamp
 
 #: Every error the gateway returns: code → HTTP status. ``Client.*``: the caller's request is wrong;
 #: ``Server.ClientProxy.*``: found by the consumer's gateway; ``Server.ServerProxy.*``: by the provider's.
@@ -65,6 +67,7 @@ ERRORS: dict[str, int] = {
     "Server.ClientProxy.InvalidResponse": 502,
     "Server.ClientProxy.Timeout": 504,
     "Server.ClientProxy.MessageLogFailed": 500,
+    "Server.ClientProxy.TimestampFailed": 503,
     "Server.ServerProxy.OutdatedGlobalConf": 503,
     "Server.ServerProxy.SslAuthenticationFailed": 403,
     "Server.ServerProxy.InvalidClient": 403,
@@ -72,11 +75,13 @@ ERRORS: dict[str, int] = {
     "Server.ServerProxy.UnknownService": 404,
     "Server.ServerProxy.AccessDenied": 403,
     "Server.ServerProxy.GrantExpired": 403,
+    "Server.ServerProxy.GrantCheckFailed": 503,
     "Server.ServerProxy.DuplicateMessageId": 409,
     "Server.ServerProxy.ServiceNotConfigured": 502,
     "Server.ServerProxy.ServiceFailed": 502,
     "Server.ServerProxy.ServiceTimeout": 504,
     "Server.ServerProxy.MessageLogFailed": 500,
+    "Server.ServerProxy.TimestampFailed": 503,
 }
 
 METADATA_SERVICES = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
@@ -122,9 +127,17 @@ class GatewaySettings:
     #: 32-byte AES key for the services whose payloads are stored (encrypted) in the message log.
     payload_key: bytes | None = None
     archive_dir: Path | None = None
-    #: Seam for sharing grants kept outside the configuration (e.g. by the data-governance module):
-    #: called with the access right; returns False when its grant is no longer current.
+    #: Live check of sharing grants kept outside the configuration (the data-governance module's, asked
+    #: through the registry: :class:`citygov.exchange.engine.grants.RegistryGrantChecker`). Called on every
+    #: call under an access right that names a grant; returns False when the grant is no longer current,
+    #: raises ``GrantCheckError`` when it cannot tell (the call is then refused: fail closed).
     grant_is_current: Callable[[AccessRight], bool] | None = None
+    #: The city's time-stamping authority (``citygov exchange tsa``): every ``timestamp_interval`` seconds
+    #: the newest message-log record is time-stamped; when no stamp succeeded for ``timestamp_max_failure``
+    #: seconds while records wait, the gateway refuses traffic (``TimestampFailed``) until one does.
+    tsa_url: str = ""
+    timestamp_interval: float = 60.0
+    timestamp_max_failure: float = 4 * 3600.0
 
 
 def _now() -> dt.datetime:
@@ -282,6 +295,29 @@ class Gateway:
             print(f"exchange gateway: archiving the message log failed: {exc}", file=sys.stderr, flush=True)
             return 0
 
+    def stamp_log(self) -> bool:
+        """Time-stamp the newest message-log record at the TSA (a batch: the chain commits to every record
+        before it). Returns whether a timestamp record was written; a failure is reported on stderr."""
+        head = self.log.unstamped_head()
+        if not self.settings.tsa_url or head is None:
+            return False
+        try:
+            token = request_timestamp(self.settings.tsa_url, head[1], self.conf.ca_certs_pem,
+                                      timeout=min(10.0, self.settings.timestamp_interval))
+            self.log.append_timestamp(head[0], head[1], token)
+        except TimestampError as exc:
+            print(f"exchange gateway: time stamping failed: {exc}", file=sys.stderr, flush=True)
+            return False
+        except MessageLogError as exc:
+            self.log_failed = True
+            print(f"exchange gateway: the message log cannot be written: {exc}", file=sys.stderr, flush=True)
+            return False
+        return True
+
+    def _stamper(self) -> None:
+        while not self._stop.wait(self.settings.timestamp_interval):
+            self.stamp_log()
+
     def _refresher(self) -> None:
         last_archive = 0.0
         while not self._stop.wait(self.settings.refresh_seconds):
@@ -315,8 +351,11 @@ class Gateway:
         self.provider_server = _Server(self.settings.listen_tls, Provider)
         self.provider_server.socket = self.server_ctx.wrap_socket(self.provider_server.socket, server_side=True,
                                                                   do_handshake_on_connect=False)
-        for target, kwargs in ((self.consumer_server.serve_forever, {"poll_interval": 0.1}),
-                               (self.provider_server.serve_forever, {"poll_interval": 0.1}), (self._refresher, {})):
+        targets = [(self.consumer_server.serve_forever, {"poll_interval": 0.1}),
+                   (self.provider_server.serve_forever, {"poll_interval": 0.1}), (self._refresher, {})]
+        if self.settings.tsa_url:
+            targets.append((self._stamper, {}))
+        for target, kwargs in targets:
             thread = threading.Thread(target=target, kwargs=kwargs, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -342,6 +381,11 @@ class Gateway:
 
     # --- helpers --------------------------------------------------------------------------------------
     def _current_conf(self, prefix: str) -> GlobalConf:
+        since = self.log.unstamped_since
+        if self.settings.tsa_url and since is not None \
+                and time.monotonic() - since > self.settings.timestamp_max_failure:
+            raise GatewayError(f"{prefix}.TimestampFailed", "the message log could not be time-stamped for "
+                               f"{self.settings.timestamp_max_failure:g} s (訊息紀錄時戳失敗)")
         conf = self.conf
         if conf.expires_at <= _now():
             raise GatewayError(f"{prefix}.OutdatedGlobalConf",
@@ -559,8 +603,14 @@ class Gateway:
         if right is None:
             raise GatewayError("Server.ServerProxy.AccessDenied",
                                f"{client} has no access right to {service} (無存取權限)")
-        if (right.not_after is not None and right.not_after <= _now()) or (
-                self.settings.grant_is_current is not None and not self.settings.grant_is_current(right)):
+        expired = right.not_after is not None and right.not_after <= _now()
+        if not expired and right.grant and self.settings.grant_is_current is not None:
+            try:
+                expired = not self.settings.grant_is_current(right)
+            except GrantCheckError as exc:
+                raise GatewayError("Server.ServerProxy.GrantCheckFailed",
+                                   f"the sharing grant for {client} on {service} cannot be checked: {exc}") from exc
+        if expired:
             raise GatewayError("Server.ServerProxy.GrantExpired",
                                f"the sharing grant for {client} on {service} is no longer current (資料分享授權已過期)")
         return right

@@ -6,6 +6,10 @@ the payload. ``hash`` is SHA-256 over the canonical JSON of the record without `
 Ed25519 signature over ``hash``. Deleting, inserting, reordering or altering a record breaks the chain,
 which :func:`verify_log` reports by line. A log that cannot be written raises
 :class:`MessageLogError`; the gateway then refuses traffic (fail closed).
+
+*Timestamp records* (see :mod:`citygov.exchange.engine.timestamp`) are chained and signed like the others
+and hold ``timestamp: {through_seq, through_hash, token}``: a token of the city's time-stamping authority
+over the hash of record ``through_seq``, which commits to that record and every record before it.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -107,6 +113,8 @@ class MessageLog:
         self._fsync = fsync
         self._lock = threading.Lock()
         self._seq, self._prev = 0, GENESIS
+        #: monotonic time since when the newest record has had no time stamp (None: all stamped or empty)
+        self.unstamped_since: float | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists():
@@ -121,6 +129,8 @@ class MessageLog:
                         self._seq, self._prev = int(record["archived_through"]), str(record["hash"])
                     else:
                         self._seq, self._prev = int(record["seq"]), str(record["hash"])
+                        if not record.get("timestamp"):
+                            self.unstamped_since = time.monotonic()
             self._fh = self.path.open("ab")
         except (OSError, ValueError, KeyError) as exc:
             raise MessageLogError(f"cannot open the message log {self.path}: {exc} (無法開啟訊息紀錄)") from exc
@@ -128,18 +138,42 @@ class MessageLog:
     def append(self, exchange: Exchange) -> dict:
         """Write one record; raises :class:`MessageLogError` when it cannot be written."""
         with self._lock:
-            record = {"seq": self._seq + 1, "prev": self._prev, **exchange.__dict__}
-            record["hash"] = _record_hash(record)
-            record["signature"] = base64.b64encode(self._key.sign(bytes.fromhex(record["hash"]))).decode("ascii")
-            try:
-                self._fh.write(canonical_json(record) + b"\n")
-                self._fh.flush()
-                if self._fsync:
-                    os.fsync(self._fh.fileno())
-            except (OSError, ValueError) as exc:
-                raise MessageLogError(f"cannot write the message log: {exc} (無法寫入訊息紀錄)") from exc
-            self._seq, self._prev = record["seq"], record["hash"]
+            record = self._write({"seq": self._seq + 1, "prev": self._prev, **exchange.__dict__})
+            if self.unstamped_since is None:
+                self.unstamped_since = time.monotonic()
             return record
+
+    def unstamped_head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the newest record when it has no time stamp yet, else None."""
+        with self._lock:
+            return (self._seq, self._prev) if self.unstamped_since is not None else None
+
+    def append_timestamp(self, through_seq: int, through_hash: str, token: dict[str, Any]) -> dict:
+        """Write a timestamp record for the token over record ``through_seq`` (whose hash is ``through_hash``)."""
+        with self._lock:
+            record = self._write({"seq": self._seq + 1, "prev": self._prev,
+                                  "time": dt.datetime.now(dt.UTC).isoformat(),
+                                  "timestamp": {"through_seq": through_seq, "through_hash": through_hash,
+                                                "token": token}})
+            if self._seq - 1 == through_seq:  # nothing arrived while the TSA answered
+                self.unstamped_since = None
+            else:
+                self.unstamped_since = time.monotonic()
+            return record
+
+    def _write(self, record: dict) -> dict:
+        """Hash, sign and write ``record`` (the lock is held)."""
+        record["hash"] = _record_hash(record)
+        record["signature"] = base64.b64encode(self._key.sign(bytes.fromhex(record["hash"]))).decode("ascii")
+        try:
+            self._fh.write(canonical_json(record) + b"\n")
+            self._fh.flush()
+            if self._fsync:
+                os.fsync(self._fh.fileno())
+        except (OSError, ValueError) as exc:
+            raise MessageLogError(f"cannot write the message log: {exc} (無法寫入訊息紀錄)") from exc
+        self._seq, self._prev = record["seq"], record["hash"]
+        return record
 
     def archive(self, before: dt.datetime, archive_dir: Path) -> int:
         """Move the records older than ``before`` (a leading run of the file) into a gzip archive.
@@ -209,17 +243,46 @@ def read_log(path: Path) -> Iterator[tuple[int, dict | None, str]]:
                 yield number, None, raw.decode("utf-8", "replace")
 
 
+@dataclass
+class LogVerification:
+    """What :func:`verify_log_detail` found: records (exchanges), time stamps, the highest record seq a
+    verified time stamp covers, the newest stamp's time, and the problems by line."""
+
+    records: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    timestamps: int = 0
+    stamped_through: int = 0
+    last_seq: int = 0
+    last_stamp: dt.datetime | None = None
+
+
+#: A record may be dated this much after the time stamp that covers it (clock skew between gateway and TSA).
+STAMP_SKEW = dt.timedelta(seconds=60)
+
+
 def verify_log(path: Path, public_key: Ed25519PublicKey) -> tuple[int, list[Problem]]:
     """Check the whole chain; returns (records read, problems). No problems means the log is intact."""
-    problems: list[Problem] = []
-    prev, seq, count = GENESIS, 0, 0
+    result = verify_log_detail(path, public_key)
+    return result.records, result.problems
+
+
+def verify_log_detail(path: Path, public_key: Ed25519PublicKey, *, tsa_ca_pem: bytes | None = None
+                      ) -> LogVerification:
+    """Check the whole chain and, with ``tsa_ca_pem`` (the CA certificates that issue TSA certificates),
+    every time stamp: its token must verify, cover the hash of the record it names, and no record it covers
+    may be dated after it. Without ``tsa_ca_pem`` the timestamp records are checked as chain links only."""
+    from citygov.exchange.engine.timestamp import TimestampError, verify_token
+
+    out = LogVerification()
+    problems = out.problems
+    prev, seq, archived_through = GENESIS, 0, 0
+    pending: dict[int, tuple[str, str]] = {}  # seq → (hash, time) of records no stamp has covered yet
     for number, record, _raw in read_log(path):
-        count += 1
         if record is None:
+            out.records += 1
             problems.append(Problem(number, "not a JSON record (非 JSON 紀錄)"))
             continue
         if record.get("checkpoint"):
-            count -= 1
             try:
                 public_key.verify(base64.b64decode(record["signature"]), _checkpoint_body(record))
             except (InvalidSignature, ValueError, KeyError):
@@ -227,6 +290,7 @@ def verify_log(path: Path, public_key: Ed25519PublicKey) -> tuple[int, list[Prob
             if seq != 0:
                 problems.append(Problem(number, "a checkpoint may only open a log (檢查點位置錯誤)"))
             seq, prev = int(record.get("archived_through", 0)), str(record.get("hash", ""))
+            archived_through = seq
             continue
         try:
             if record["seq"] != seq + 1:
@@ -241,6 +305,39 @@ def verify_log(path: Path, public_key: Ed25519PublicKey) -> tuple[int, list[Prob
             except (InvalidSignature, ValueError):
                 problems.append(Problem(number, "the gateway signature does not verify (簽章驗證失敗)"))
             seq, prev = int(record["seq"]), str(record["hash"])
-        except (KeyError, TypeError) as exc:
+            out.last_seq = seq
+            stamp = record.get("timestamp")
+            if stamp is None:
+                out.records += 1
+                pending[seq] = (record["hash"], str(record.get("time", "")))
+                continue
+            out.timestamps += 1
+            through, through_hash = int(stamp["through_seq"]), str(stamp["through_hash"])
+            if through in pending:
+                if pending[through][0] != through_hash:
+                    problems.append(Problem(number, f"the time stamp names another hash for record {through} "
+                                                    f"(時戳對應紀錄不符)"))
+            elif through > archived_through:
+                problems.append(Problem(number, f"the time stamp covers record {through}, which is not in this "
+                                                f"log (時戳對應紀錄不存在)"))
+            if tsa_ca_pem is None:
+                continue
+            try:
+                gen_time = verify_token(stamp["token"], through_hash, tsa_ca_pem)
+            except TimestampError as exc:
+                problems.append(Problem(number, f"time stamp: {exc}"))
+                continue
+            for covered in [s for s in pending if s <= through]:
+                _hash, when = pending.pop(covered)
+                try:
+                    late = dt.datetime.fromisoformat(when) > gen_time + STAMP_SKEW
+                except ValueError:
+                    late = True
+                if late:
+                    problems.append(Problem(number, f"record {covered} is dated after the time stamp that covers "
+                                                    f"it (紀錄時間晚於時戳)"))
+            out.stamped_through = max(out.stamped_through, through)
+            out.last_stamp = gen_time
+        except (KeyError, TypeError, ValueError) as exc:
             problems.append(Problem(number, f"missing field {exc} (欄位缺漏)"))
-    return count, problems
+    return out

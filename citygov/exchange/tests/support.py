@@ -129,24 +129,40 @@ def write_conf(world: World, *, revoked=(), rights=(), hours=24, extra_services=
 
 
 def gateway_command(world: World, code: str, listen_port: int, *, backends=(), timeout: float = 10.0,
-                    conf: Path | None = None) -> list[str]:
+                    conf: Path | None = None, extra=()) -> list[str]:
     """The command line that starts member ``code``'s gateway."""
     cmd = [CITYGOV, "exchange", "gateway", "--member", f"TYC/GOV/{code}", "--listen", f"127.0.0.1:{listen_port}",
            "--listen-tls", f"127.0.0.1:{world.members[code]['port']}", "--conf", str(conf or world.conf),
            "--anchor", str(world.anchor), "--keys", str(world.keys(code)), "--timeout", str(timeout)]
     for backend in backends:
         cmd += ["--backend", backend]
-    return cmd
+    return cmd + list(extra)
 
 
-def spawn_gateway(world: World, code: str, *, backends=(), timeout: float = 10.0, env_dir: Path) -> tuple[
+def spawn_gateway(world: World, code: str, *, backends=(), timeout: float = 10.0, env_dir: Path, extra=()) -> tuple[
         subprocess.Popen, int]:
     """Start a gateway process (without waiting); returns (process, consumer port)."""
     port = free_port()
     env = {**os.environ, "CITYGOV_VAR_DIR": str(env_dir)}
-    proc = subprocess.Popen(gateway_command(world, code, port, backends=backends, timeout=timeout),
+    proc = subprocess.Popen(gateway_command(world, code, port, backends=backends, timeout=timeout, extra=extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     return proc, port
+
+
+def spawn_tsa(world: World, env_dir: Path) -> tuple[subprocess.Popen, str]:
+    """Start the city's time-stamping authority (``citygov exchange tsa``) with a TSA certificate from the
+    world's CA (without waiting); returns (process, URL)."""
+    keys = world.root / "tsa"
+    keys.mkdir(exist_ok=True)
+    issued = ca_engine.issue_tsa_certificate(world.ca.key_pem, world.ca.cert_pem, "test TSA",
+                                             now=dt.datetime.now(dt.UTC))
+    (keys / "tsa.pem").write_bytes(issued.cert_pem)
+    (keys / "tsa.key.pem").write_bytes(issued.key_pem)
+    address = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen([CITYGOV, "exchange", "tsa", "--listen", address, "--keys", str(keys)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CITYGOV_VAR_DIR": str(env_dir)})
+    return proc, f"http://{address}/"
 
 
 def wait_ready(proc: subprocess.Popen) -> dict:

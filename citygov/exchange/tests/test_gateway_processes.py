@@ -2,7 +2,8 @@
 
 A001 consumes, A002 provides HR/persons (allowed), HR/slow (allowed, too slow), HR/expired (grant ended),
 HR/secret (no access right); A003's certificate is revoked; A004 is a fake provider gateway (a thread with
-a valid certificate) that tampers with the request hash.
+a valid certificate) that tampers with the request hash. A002 time-stamps its log at the city's TSA (a
+process too).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -71,9 +73,12 @@ def world(tmp_path_factory):
     tamperer = ThreadingHTTPServer(("127.0.0.1", w.members["A004"]["port"]), _Tamperer)
     tamperer.socket = ctx.wrap_socket(tamperer.socket, server_side=True)
     threading.Thread(target=tamperer.serve_forever, daemon=True).start()
+    tsa, tsa_url = support.spawn_tsa(w, root / "var")
     procs = {
+        "TSA": (tsa, 0),
         "A002": support.spawn_gateway(w, "A002", timeout=1.0, env_dir=root / "var",
-                                      backends=[f"HR/{s}={base}/{s}" for s in ("persons", "slow", "expired", "secret")]),
+                                      backends=[f"HR/{s}={base}/{s}" for s in ("persons", "slow", "expired", "secret")],
+                                      extra=["--tsa", tsa_url, "--timestamp-interval", "0.3"]),
         "A001": support.spawn_gateway(w, "A001", env_dir=root / "var"),
         "A003": support.spawn_gateway(w, "A003", env_dir=root / "var"),
     }
@@ -220,13 +225,21 @@ def test_message_log_verifies_and_a_broken_chain_is_detected(world, tmp_path):
     call(world.ports["A001"], "GET", "/r1/TYC/GOV/A002/HR/persons/7")
     log = world.keys("A002") / "messages.jsonl"
     key = world.keys("A002") / "sign.pub.pem"
+    deadline = time.monotonic() + 20  # the gateway stamps its log every 0.3 s: wait for that condition
+    while time.monotonic() < deadline and '"timestamp"' not in log.read_text():
+        time.sleep(0.1)
+    ca_pem = world.root / "ca.pem"
+    ca_pem.write_bytes(world.ca.cert_pem)
     out = io.StringIO()
-    call_command("exchange", "verify-log", str(log), "--key", str(key), "--format", "jsonl", stdout=out)
+    call_command("exchange", "verify-log", str(log), "--key", str(key), "--tsa-ca", str(ca_pem), "--format", "jsonl",
+                 stdout=out)
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
     assert summary["ok"] is True
     assert summary["records"] >= 2
+    assert summary["timestamps"] >= 1 and summary["timestamps_verified"] is True
+    assert 1 <= summary["stamped_through_seq"] <= summary["last_seq"]
     lines = log.read_text().splitlines()
-    assert all(json.loads(line)["payload"] == "" and "svc/persons" not in line for line in lines)
+    assert all(json.loads(line).get("payload", "") == "" and "svc/persons" not in line for line in lines)
     broken = tmp_path / "broken.jsonl"
     broken.write_text("\n".join(lines[:1] + lines[2:]) + "\n")  # one record deleted
     out = io.StringIO()

@@ -32,7 +32,7 @@ from citygov.core.errors import ServiceError
 from citygov.exchange.engine import ca as ca_engine
 from citygov.exchange.engine.conf import ConfError, load_public_key
 from citygov.exchange.engine.identifiers import IdentifierError, MemberId
-from citygov.exchange.engine.messagelog import verify_log
+from citygov.exchange.engine.messagelog import verify_log_detail
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -103,6 +103,23 @@ class Command(BaseCommand):
         p.add_argument("--host", action="append", default=[], help="host name or IP in the certificate (repeatable)")
         p.add_argument("--out", required=True, help="directory for cert.pem, key.pem, sign.key.pem, sign.pub.pem")
         p.add_argument("--days", type=int, default=365)
+        p = sub.add_parser("ca-import", help="trust another CA's chain (e.g. the government CA) and optionally "
+                                             "register a gateway certificate it issued")
+        p.add_argument("--ca-dir")
+        p.add_argument("--chain", required=True, help="PEM file with that CA's intermediates and root")
+        p.add_argument("--name", default="", help="a name for the CA, e.g. 政府憑證管理中心")
+        p.add_argument("--member", help="register a gateway of this member (INSTANCE/CLASS/MEMBER)…")
+        p.add_argument("--address", help="…listening at HOST:PORT…")
+        p.add_argument("--cert", help="…with this certificate (PEM) issued through the chain")
+        p.add_argument("--user", required=True)
+        p = sub.add_parser("ca-issue-tsa", help="issue the time-stamping authority's certificate and key")
+        p.add_argument("--ca-dir")
+        p.add_argument("--name", default="citygov exchange TSA")
+        p.add_argument("--out", required=True, help="directory for tsa.pem and tsa.key.pem")
+        p.add_argument("--days", type=int, default=1825)
+        p = sub.add_parser("tsa", help="run the city's time-stamping authority (until SIGTERM / Ctrl-C)")
+        p.add_argument("--listen", required=True, help="HOST:PORT (plain HTTP, POST /)")
+        p.add_argument("--keys", required=True, help="directory written by ca-issue-tsa")
         p = sub.add_parser("ca-revoke", help="revoke a gateway certificate by serial (hex)")
         p.add_argument("--serial", required=True)
         p.add_argument("--reason", default="")
@@ -128,6 +145,16 @@ class Command(BaseCommand):
         p.add_argument("--max-body", type=int, default=10 * 1024 * 1024)
         p.add_argument("--retention-days", type=float, default=30.0,
                        help="message-log records older than this move to KEYS/archive (checked hourly)")
+        p.add_argument("--grant-check", default=None,
+                       help="the registry's grant-status URL, asked on every call under a sharing grant "
+                            "(default CITYGOV_EXCHANGE_GRANT_CHECK_URL; 'off' to only trust the configuration)")
+        p.add_argument("--grant-cache", type=float, default=0.0,
+                       help="seconds a 'current' grant answer stands per access right (default 0: ask every call)")
+        p.add_argument("--tsa", default=None,
+                       help="time-stamping authority URL (default CITYGOV_EXCHANGE_TSA_URL; 'off' for none)")
+        p.add_argument("--timestamp-interval", type=float, default=60.0, help="seconds between log time stamps")
+        p.add_argument("--timestamp-max-failure", type=float, default=4 * 3600.0,
+                       help="refuse traffic when the log could not be time-stamped for this many seconds")
         p = sub.add_parser("import-log", help="verify a gateway's message log and import its transfer records")
         p.add_argument("path")
         p.add_argument("--member", required=True, help="the gateway's member id INSTANCE/CLASS/MEMBER")
@@ -140,6 +167,7 @@ class Command(BaseCommand):
         p = sub.add_parser("verify-log", help="verify a message log's hash chain and signatures")
         p.add_argument("path")
         p.add_argument("--key", required=True, help="the gateway's public signing key (sign.pub.pem)")
+        p.add_argument("--tsa-ca", help="CA certificate(s) (PEM) that issue TSA certificates: verify the time stamps")
         p.add_argument("--format", choices=["text", "jsonl"], default="text")
 
     def handle(self, *args, **options) -> None:
@@ -185,6 +213,63 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps({"member": str(member), "serial": issued.serial_hex, "sha256": issued.sha256,
                                       "cert": str(out / "cert.pem")}))
 
+    def do_ca_import(self, options) -> None:
+        from citygov.exchange.models import Member
+        from citygov.exchange.services import do_import_ca_chain, do_import_gateway_certificate
+
+        user = _user(options["user"])
+        chain = _read(options["chain"], "the CA chain file")
+        wanted = [options["member"], options["address"], options["cert"]]
+        if any(wanted) and not all(wanted):
+            raise CommandError("--member, --address and --cert go together (三者須一併提供)", returncode=EXIT_BAD_INPUT)
+        if not any(wanted):
+            added = do_import_ca_chain(user, chain, name=options["name"])
+            self.stdout.write(json.dumps({"trusted": [row.subject for row in added]}, ensure_ascii=False))
+            return
+        member_id = MemberId.parse(options["member"])
+        member = Member.objects.filter(member_class=member_id.member_class, code=member_id.member_code).first()
+        if member is None:
+            raise CommandError(f"no member {member_id} in the registry (查無此成員)", returncode=EXIT_BAD_INPUT)
+        cert_pem = _read(options["cert"], "the certificate").decode("ascii", "replace")
+        gateway = do_import_gateway_certificate(user, member.pk, address=options["address"], cert_pem=cert_pem,
+                                                chain_pem=chain, name=options["name"],
+                                                city_ca_pem=_read(_ca_dir(options) / "ca.pem", "the city CA"))
+        self.stdout.write(json.dumps({"member": str(member_id), "address": gateway.address,
+                                      "sha256": gateway.cert_sha256, "serial": gateway.serial}))
+
+    def do_ca_issue_tsa(self, options) -> None:
+        directory = _ca_dir(options)
+        issued = ca_engine.issue_tsa_certificate(_read(directory / "ca.key.pem", "the CA key"),
+                                                 _read(directory / "ca.pem", "the CA certificate"), options["name"],
+                                                 now=dt.datetime.now(dt.UTC), days=options["days"])
+        out = Path(options["out"])
+        _write(out / "tsa.key.pem", issued.key_pem, secret=True)
+        _write(out / "tsa.pem", issued.cert_pem)
+        self.stdout.write(json.dumps({"serial": issued.serial_hex, "sha256": issued.sha256,
+                                      "cert": str(out / "tsa.pem")}))
+
+    def do_tsa(self, options) -> None:
+        from citygov.exchange.engine.timestamp import TimeStampAuthority, TimestampError, serve_tsa
+
+        keys = Path(options["keys"])
+        try:
+            tsa = TimeStampAuthority(_read(keys / "tsa.key.pem", "the TSA key"), _read(keys / "tsa.pem", "the TSA "
+                                                                                        "certificate"))
+        except TimestampError as exc:
+            raise CommandError(str(exc), returncode=EXIT_BAD_INPUT) from exc
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+
+        def ready(address: str) -> None:
+            self.stdout.write(json.dumps({"ready": True, "tsa": address}))
+            self.stdout.flush()
+
+        try:
+            serve_tsa(tsa, _address(options["listen"]), ready=ready, stop=stop)
+        except OSError as exc:
+            raise CommandError(f"the TSA cannot start: {exc} (時戳服務無法啟動)", returncode=EXIT_FAILURE) from exc
+
     def do_ca_revoke(self, options) -> None:
         from citygov.exchange.services import do_revoke_certificate
 
@@ -215,6 +300,7 @@ class Command(BaseCommand):
     # --- gateway ----------------------------------------------------------------------------------------
     def do_gateway(self, options) -> None:
         from citygov.exchange.engine.gateway import GatewaySettings, run
+        from citygov.exchange.engine.grants import RegistryGrantChecker
 
         keys = Path(options["keys"])
         backends = {}
@@ -223,14 +309,33 @@ class Command(BaseCommand):
             if not sep or name.count("/") != 1 or not url.startswith(("http://", "https://")):
                 raise CommandError(f"--backend is SUBSYSTEM/SERVICE=URL, not {item!r}", returncode=EXIT_BAD_INPUT)
             backends[name] = url
+        anchor_pem = _read(options["anchor"], "the anchor key")
+        grant_url = options["grant_check"] if options["grant_check"] is not None else settings.EXCHANGE.grant_check_url
+        grant_checker = None
+        if grant_url and grant_url != "off":
+            try:
+                grant_checker = RegistryGrantChecker(grant_url, load_public_key(anchor_pem),
+                                                     timeout=min(5.0, options["timeout"]),
+                                                     cache_seconds=max(0.0, options["grant_cache"]))
+            except ValueError as exc:
+                raise CommandError(str(exc), returncode=EXIT_BAD_INPUT) from exc
+        tsa_url = options["tsa"] if options["tsa"] is not None else settings.EXCHANGE.tsa_url
+        if tsa_url == "off":
+            tsa_url = ""
+        if tsa_url and not tsa_url.startswith(("http://", "https://")):
+            raise CommandError(f"--tsa is an http(s) URL, not {tsa_url!r} (時戳服務網址錯誤)", returncode=EXIT_BAD_INPUT)
+        if options["timestamp_interval"] <= 0 or options["timestamp_max_failure"] <= 0:
+            raise CommandError("time-stamp intervals must be positive (時戳間隔須為正數)", returncode=EXIT_BAD_INPUT)
         gw_settings = GatewaySettings(
             member=MemberId.parse(options["member"]), listen=_address(options["listen"]),
             listen_tls=_address(options["listen_tls"]), conf_source=options["conf"],
-            anchor_pem=_read(options["anchor"], "the anchor key"), cert_pem=_read(keys / "cert.pem", "the certificate"),
+            anchor_pem=anchor_pem, cert_pem=_read(keys / "cert.pem", "the certificate"),
             key_pem=_read(keys / "key.pem", "the TLS key"), signing_key_pem=_read(keys / "sign.key.pem", "the signing key"),
             log_path=Path(options["log"] or keys / "messages.jsonl"), backends=backends, timeout=options["timeout"],
             refresh_seconds=options["refresh"], max_body=options["max_body"],
-            retention_days=options["retention_days"], payload_key=_payload_key(keys),
+            retention_days=options["retention_days"], payload_key=_payload_key(keys), grant_is_current=grant_checker,
+            tsa_url=tsa_url, timestamp_interval=options["timestamp_interval"],
+            timestamp_max_failure=options["timestamp_max_failure"],
         )
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -285,17 +390,28 @@ class Command(BaseCommand):
 
     def do_verify_log(self, options) -> None:
         key = load_public_key(_read(options["key"], "the public key"))
+        tsa_ca = _read(options["tsa_ca"], "the TSA's CA certificate") if options["tsa_ca"] else None
         path = Path(options["path"])
         if not path.exists():
             raise CommandError(f"no such log {path} (查無紀錄檔)", returncode=EXIT_BAD_INPUT)
-        count, problems = verify_log(path, key)
+        result = verify_log_detail(path, key, tsa_ca_pem=tsa_ca)
+        count, problems = result.records, result.problems
+        stamps = {"timestamps": result.timestamps, "timestamps_verified": tsa_ca is not None}
+        if tsa_ca is not None:
+            stamps.update({"stamped_through_seq": result.stamped_through, "last_seq": result.last_seq,
+                           "last_stamp": result.last_stamp.isoformat() if result.last_stamp else None})
         if options["format"] == "jsonl":
             for p in problems:
                 self.stdout.write(json.dumps({"line": p.line, "problem": p.message}, ensure_ascii=False))
-            self.stdout.write(json.dumps({"records": count, "ok": not problems}))
+            self.stdout.write(json.dumps({"records": count, "ok": not problems, **stamps}))
         else:
             for p in problems:
                 sys.stderr.write(f"{path}:{p.line}: {p.message}\n")
-            self.stdout.write(f"{count} records, {'intact (完整)' if not problems else f'{len(problems)} problems (有誤)'}")
+            note = f"{result.timestamps} time stamps"
+            if tsa_ca is not None:
+                note += (f" verified, records through seq {result.stamped_through} of {result.last_seq} stamped "
+                         f"(時戳已驗證)")
+            self.stdout.write(f"{count} records, {note}, "
+                              f"{'intact (完整)' if not problems else f'{len(problems)} problems (有誤)'}")
         if problems:
             raise CommandError("the message log chain is broken (訊息紀錄雜湊鏈斷裂)", returncode=EXIT_FAILURE)
