@@ -4,8 +4,11 @@ Starts one child process per worker (default 2, like a small gunicorn) with Djan
 assistant's bank index built the way a worker builds it from a bank file (``citygov.assistant.serving.build``), from a
 6,500-entry bank (the Taipei entries replicated with varied wording, written to a temporary CSV). Each
 child answers the paraphrase queries round-robin until it has answered ``--questions`` of them and
-samples its resident set size (VmRSS) ten times (every tenth of the run). Targets (issue 8): under 250 MB resident per
-serving process, and less than 5% growth over 100,000 questions. No database writes (the engine path
+samples its resident set size (VmRSS) ten times (every tenth of the run), and times every question
+(wall and CPU; the latency arrays are allocated before the first sample so they are not counted as
+growth). Queries: every labelled query file of the tests (rule-made, hand-written and held-out sets).
+Targets (issue 8): under 250 MB resident per serving process, less than 5% growth over 100,000
+questions, p95 < 20 ms per question (lexical). No database writes (the engine path
 only: the conversation log is a database concern, not the process's memory).
 Run: .venv/bin/python bench/assistant_soak.py [--questions 100000] [--workers 2]
 """
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from array import array
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,18 +51,33 @@ def child(questions: int) -> None:
     started = time.perf_counter()
     loaded = serving.build(serving.bank_path())  # what serving.current() builds from a bank file, without a database
     load_s = time.perf_counter() - started
-    queries = [q for q, _ in read_queries(ROOT / "citygov/assistant/tests/data/paraphrases.csv")]
+    data = ROOT / "citygov/assistant/tests/data"
+    queries = [q for name in ("paraphrases.csv", "handwritten.csv", "handwritten2.csv", "heldout.csv")
+               for q, _ in read_queries(data / name)]
+    walls = array("f", bytes(4 * questions))
+    cpus = array("f", bytes(4 * questions))
     after_load = rss_mb()
     samples = []
     warm = 2000
+    clock, cpu_clock = time.perf_counter, time.process_time
     for number in range(questions + warm):
+        wall, cpu = clock(), cpu_clock()
         answer(loaded.index, queries[number % len(queries)], handoff_text=serving.handoff_text())
+        if number >= warm:
+            walls[number - warm] = (clock() - wall) * 1000
+            cpus[number - warm] = (cpu_clock() - cpu) * 1000
         if number == warm - 1:
             samples.append((0, rss_mb()))
         elif number >= warm and (number - warm + 1) % max(1, questions // 10) == 0:
             samples.append((number - warm + 1, rss_mb()))
+    def percentile(values, share):
+        ordered = sorted(values)
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
     print(json.dumps({"django_mb": round(before_index, 1), "loaded_mb": round(after_load, 1),
-                      "load_s": round(load_s, 2), "entries": len(loaded.index.entries), "samples": samples}))
+                      "load_s": round(load_s, 2), "entries": len(loaded.index.entries), "samples": samples,
+                      "wall_ms": [percentile(walls, 0.5), percentile(walls, 0.95), percentile(walls, 0.99)],
+                      "cpu_ms": [percentile(cpus, 0.5), percentile(cpus, 0.95), percentile(cpus, 0.99)]}))
 
 
 def main() -> None:
@@ -101,6 +120,8 @@ def main() -> None:
               f"{result['loaded_mb']} MB (loaded in {result['load_s']} s); after warm-up {first:.1f} MB, after "
               f"{result['samples'][-1][0]:,} questions {last:.1f} MB (peak {peak:.1f}); growth {growth:+.2f}% "
               f"(targets < 250 MB: {'met' if peak < 250 else 'NOT met'}; < 5%: {'met' if growth < 5 else 'NOT met'})")
+        print(f"  latency per question p50/p95/p99: wall {result['wall_ms']} ms, CPU {result['cpu_ms']} ms "
+              f"(target p95 < 20 ms)")
         print("  samples (questions, MB): " + ", ".join(f"{n:,}:{mb:.1f}" for n, mb in result["samples"]))
     print(f"{options.workers} workers × {options.questions:,} questions in {elapsed:.0f} s")
 

@@ -10,6 +10,14 @@ class AssistantConfig(AppConfig):
     verbose_name = _("Citizen assistant")
 
     def ready(self) -> None:
-        from citygov.assistant import dashboard
+        from django.core.exceptions import ImproperlyConfigured
 
+        from citygov.assistant import dashboard, serving
+        from citygov.config import ConfigError
+
+        # A malformed CITYGOV_ASSISTANT_* value stops the process at start-up, naming the variable.
+        try:
+            serving.settings()
+        except ConfigError as exc:
+            raise ImproperlyConfigured(str(exc)) from None
         dashboard.register()

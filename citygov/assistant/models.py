@@ -158,3 +158,28 @@ class FaqVersion(models.Model):
         return {"category": self.category, "question": self.question, "alternates": list(self.alternates),
                 "answer": self.answer, "keywords": list(self.keywords), "status": self.status,
                 "valid_from": self.valid_from, "valid_to": self.valid_to}
+
+
+class SynonymList(models.Model):
+    """One version of the synonym list (``term = alias, alias`` lines) administrators edit.
+
+    Append-only: saving adds a version and keeps every earlier one; the highest number is in force. The
+    list is part of the bank version, so the index is rebuilt once when a new list is saved, never per
+    request. Before any version is saved the packaged (or ``CITYGOV_ASSISTANT_SYNONYMS``) file is used.
+    """
+
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    text = models.TextField(_("synonym list"))
+    pairs = models.PositiveIntegerField(_("aliases"), default=0)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("synonym list")
+        verbose_name_plural = _("synonym lists")
+        ordering = ("-number",)
+
+    def __str__(self) -> str:
+        return f"synonyms v{self.number}"

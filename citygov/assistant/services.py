@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from citygov.assistant import serving
 from citygov.assistant.engine.bank import Entry, RowError, entry_from_mapping, format_of, iter_rows
 from citygov.assistant.engine.retrieval import Reply, answer
+from citygov.assistant.engine.text import Synonyms
 from citygov.assistant.models import (
     CATEGORIES,
     Conversation,
@@ -28,6 +29,7 @@ from citygov.assistant.models import (
     FaqVersion,
     Feedback,
     ReviewStatus,
+    SynonymList,
     Turn,
 )
 from citygov.core.changelog import record_change
@@ -320,3 +322,54 @@ def do_review_batch(reviewer, batch: str, approve: bool) -> int:
                                                       "review": "approved" if approve else "rejected"})
         transaction.on_commit(serving.bank_changed)
     return len(reachable)
+
+
+# --- synonym list: edited by city administrators, versioned ---------------------------------------------
+
+MAX_SYNONYM_TEXT = 100_000
+
+
+def check_edit_synonyms(actor, text: str) -> Synonyms:
+    """The synonym list changes every agency's answers, so only a city-wide role that may manage the
+    assistant (a city administrator) edits it. Returns the parsed list; ``InvalidInput`` names a bad line."""
+    if actor is None or not actor.is_authenticated or actor.is_read_only or not actor.is_city_wide \
+            or not actor.has_capability(Capability.MANAGE_ASSISTANT):
+        raise Forbidden(_("Only a city administrator may edit the synonym list."))
+    if len(text) > MAX_SYNONYM_TEXT:
+        raise InvalidInput(_("The synonym list is too long (at most %(n)d characters).") % {"n": MAX_SYNONYM_TEXT},
+                           fields={"text": [_("Too long.")]})
+    try:
+        synonyms = Synonyms.parse(text.splitlines())
+    except ValueError as exc:
+        # the engine's message names the line, in English and Chinese
+        raise InvalidInput(str(exc), fields={"text": [str(exc)]}) from None
+    if not synonyms.table:
+        raise InvalidInput(_("The synonym list is empty: give at least one 'term = alias' line."),
+                           fields={"text": [_("This field is required.")]})
+    return synonyms
+
+
+def do_save_synonyms(actor, text: str, note: str = "") -> SynonymList | None:
+    """Save a new version of the synonym list (``None`` when it is the same as the one in force).
+
+    The change log records the aliases added and removed; on commit every worker is told the bank
+    changed, so each rebuilds its index once (the list is part of the bank version).
+    """
+    text = text.replace("\r\n", "\n").strip() + "\n"
+    synonyms = check_edit_synonyms(actor, text)
+    with transaction.atomic():
+        current = SynonymList.objects.select_for_update().order_by("-number").first()
+        before = dict(Synonyms.parse(current.text.splitlines()).table) if current else {}
+        after = dict(synonyms.table)
+        if current is not None and current.text == text:
+            return None
+        row = SynonymList.objects.create(number=(current.number + 1) if current else 1, text=text,
+                                         pairs=len(after), note=note.strip()[:200], author=actor)
+        added = sorted(f"{alias}={term}" for alias, term in after.items() if before.get(alias) != term)
+        removed = sorted(f"{alias}={term}" for alias, term in before.items() if alias not in after)
+        record_change(actor=actor, action=ChangeAction.UPDATE, obj=row, note=note.strip()[:200] or "assistant.synonyms",
+                      before={"version": current.number if current else 0, "aliases": len(before)},
+                      after={"version": row.number, "aliases": len(after),
+                             "added": added[:200], "removed": removed[:200]})
+        transaction.on_commit(serving.bank_changed)
+    return row

@@ -12,5 +12,6 @@ urlpatterns = [
     path("analytics/", views.analytics, name="analytics"),
     path("bank/", views.bank, name="bank"),
     path("bank/review/", views.review_batch, name="review_batch"),
+    path("synonyms/", views.synonyms, name="synonyms"),
     re_path(r"^bank/export\.(?P<fmt>csv|jsonl)$", views.export, name="export"),
 ]

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from citygov.assistant import queries, services, serving
 from citygov.assistant.api.views import AssistantRateThrottle, reply_payload
-from citygov.assistant.models import EntryStatus, FaqEntry
+from citygov.assistant.models import EntryStatus, FaqEntry, SynonymList
 from citygov.core.errors import Forbidden, ServiceError
 from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
@@ -123,3 +123,44 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="faq-bank.{fmt}"'
     queries.write_export(request.user, response, fmt)
     return response
+
+
+class SynonymForm(forms.Form):
+    """The whole synonym list as text, one ``term = alias, alias`` line per term."""
+
+    text = forms.CharField(label=_("Synonym list"), widget=forms.Textarea(attrs={"rows": 24, "cols": 80}),
+                           max_length=services.MAX_SYNONYM_TEXT,
+                           help_text=_("One line per term: term = alias, alias. Lines starting with # are comments."))
+    note = forms.CharField(label=_("Reason for the change"), max_length=200, required=False)
+
+
+@assistant_page
+@require_http_methods(["GET", "POST"])
+def synonyms(request: HttpRequest) -> HttpResponse:
+    """The synonym list in force and its versions; city administrators edit it (a new version each save)."""
+    can_edit = request.user.is_city_wide and not request.user.is_read_only \
+        and request.user.has_capability(Capability.MANAGE_ASSISTANT)
+    current = SynonymList.objects.order_by("-number").first()
+    text = current.text if current else serving.synonyms_file().read_text(encoding="utf-8")
+    form = SynonymForm(request.POST or None, initial={"text": text})
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                row = services.do_save_synonyms(request.user, form.cleaned_data["text"], form.cleaned_data["note"])
+            except Forbidden as exc:
+                raise PermissionDenied(exc.message) from exc
+            except ServiceError as exc:
+                form.add_error("text", exc.message)
+            else:
+                if row is None:
+                    messages.info(request, gettext("The synonym list is unchanged."))
+                else:
+                    messages.success(request, gettext("Synonym list version %(n)d saved; the assistant uses it "
+                                                      "from the next question.") % {"n": row.number})
+                return redirect("assistant:synonyms")
+    return render(request, "assistant/synonyms.html", {
+        "form": form, "can_edit": can_edit, "current": current, "text": text,
+        "versions": SynonymList.objects.select_related("author").order_by("-number")[:50],
+    })

@@ -7,15 +7,13 @@ cookies (nothing here uses them): that is what makes the endpoints safe without 
 
 from __future__ import annotations
 
-import os
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from citygov.assistant import services
+from citygov.assistant import services, serving
 from citygov.core.api.permissions import PublicEndpoint
 from citygov.core.errors import InvalidInput
 
@@ -26,7 +24,7 @@ class AssistantRateThrottle(SimpleRateThrottle):
     scope = "assistant_ask"
 
     def get_rate(self) -> str:
-        return os.environ.get("CITYGOV_ASSISTANT_RATE") or "30/min"
+        return serving.settings().rate
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -29,7 +29,7 @@ class Thresholds:
     """Confidence bands (0–1)."""
 
     answer_at: float = 0.50
-    suggest_at: float = 0.35
+    suggest_at: float = 0.32
 
 
 @dataclass(frozen=True)

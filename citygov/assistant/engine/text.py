@@ -96,6 +96,34 @@ _PATTERNS: dict[tuple, re.Pattern] = {}
 _LOOKUPS: dict[tuple, dict[str, str]] = {}
 
 
+# What a question asks for, whatever words it uses: 「去哪辦」 and 「申辦單位」 both ask *which office*,
+# 「到什麼時候」 and 「實施期間」 both ask *when*. Each intent found adds one token (``?where`` …) to the
+# question and to the FAQ phrasing, so two texts asking the same kind of thing share a token that BM25
+# weighs by its rarity. Cues are matched on canonical, synonym-rewritten text.
+INTENT_CUES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("when", ("何時", "時候", "幾時", "哪時", "期間", "日期", "多久", "幾點", "截止", "期限", "幾號", "哪天", "時程")),
+    ("where", ("哪裡", "哪邊", "地點", "地址", "在哪", "位置", "據點", "去哪", "哪家", "哪個地方")),
+    ("office", ("找誰", "問誰", "通報誰", "單位", "窗口", "機關", "向哪", "洽詢", "聯絡", "聯繫", "電話")),
+    ("why", ("為什麼", "為何", "原因", "怎麼會")),
+    ("penalty", ("罰", "取締")),
+    ("cost", ("多少錢", "費用", "金額", "收費", "價格", "價錢", "花錢", "要錢", "免費", "票價", "多少元", "付費", "繳費")),
+    ("eligibility", ("資格", "條件", "對象", "誰可以", "哪些人", "誰能", "符合", "限制")),
+    ("documents", ("文件", "證件", "要帶", "應備", "攜帶", "檢附", "表格", "申請表", "書表")),
+    ("handling", ("怎麼辦", "處理", "該怎麼做", "可以怎麼做", "怎麼做")),
+    ("items", ("哪些", "項目", "內容", "有什麼")),
+)
+_INTENT_PATTERNS = tuple((f"?{name}", re.compile("|".join(map(re.escape, cues)))) for name, cues in INTENT_CUES)
+
+
+def intents(text: str) -> list[str]:
+    """Intent tokens (``?when``, ``?office`` …) of a canonical, synonym-rewritten text.
+
+    >>> intents("中低收入老人生活津貼去哪辦 要帶什麼")
+    ['?where', '?documents']
+    """
+    return [token for token, pattern in _INTENT_PATTERNS if pattern.search(text)]
+
+
 def tokens(text: str) -> list[str]:
     """Character unigrams and bigrams of Chinese runs plus whole Latin words and numbers.
 
@@ -112,3 +140,4 @@ def tokens(text: str) -> list[str]:
         out.extend(char for char in run if char not in STOP_UNIGRAMS)
         out.extend(pair for pair in (run[i:i + 2] for i in range(len(run) - 1)) if pair not in STOP_BIGRAMS)
     return out
+

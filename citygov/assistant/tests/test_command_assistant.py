@@ -56,7 +56,7 @@ def test_evaluate_prints_the_figures(small_bank, tmp_path):
         "queries": 5, "in_scope": 3, "out_of_scope": 2, "top1": 1.0, "top5": 1.0, "oos_precision": 1.0,
         "oos_recall": 1.0}
     text, _ = run("evaluate", "--bank", str(small_bank), "--queries", str(queries))
-    assert text.splitlines()[1] == "top-1 1.000  top-5 1.000"
+    assert text.splitlines()[1] == "top-1 1.000  top-5 1.000  (top-1 by exact id 1.000)"
 
 
 def test_missing_files_and_bad_queries_exit_2(small_bank, tmp_path):

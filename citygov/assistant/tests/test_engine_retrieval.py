@@ -12,7 +12,7 @@ from citygov.assistant.engine.chitchat import detect
 from citygov.assistant.engine.evaluate import evaluate, read_queries
 from citygov.assistant.engine.index import BankIndex, FieldIndex, FieldWeights
 from citygov.assistant.engine.retrieval import ANSWER, HANDOFF, SUGGEST, answer
-from citygov.assistant.engine.text import Synonyms, canonical, tokens
+from citygov.assistant.engine.text import Synonyms, canonical, intents, tokens
 
 DATA = Path(__file__).resolve().parent / "data"
 SYNONYMS = Synonyms.parse(["身分證 = 身份證, id card", "取消 = 刪除", "停車費 = parking fee"])
@@ -85,7 +85,7 @@ def test_out_of_scope_and_small_talk_hand_off(small_index):
 def test_middle_confidence_suggests_top_three(taipei_index):
     reply = answer(taipei_index, "敬老卡怎么申请")
     assert reply.decision == SUGGEST
-    assert 0.35 <= reply.confidence < 0.5
+    assert 0.32 <= reply.confidence < 0.5
     assert len(reply.hits) == 5
 
 
@@ -142,10 +142,11 @@ def test_evaluation_on_the_taipei_paraphrase_set_meets_the_targets(taipei_index)
 
 
 def test_handwritten_paraphrases_beat_the_bigram_baseline(taipei_index):
-    # 100 questions written by hand the way citizens type (see data/README.md): harder than the rule-made
-    # set. The 0.88 top-1 target is not met here yet; this guards the level reached.
-    pairs = read_queries(DATA / "handwritten.csv")
-    assert len(pairs) == 100
+    # 192 questions written by hand the way citizens type (see data/README.md): the development sets the
+    # engine's weights, intents, synonyms and thresholds were tuned on. This guards the level reached
+    # (0.854 top-1, 0.948 top-5).
+    pairs = read_queries(DATA / "handwritten.csv") + read_queries(DATA / "handwritten2.csv")
+    assert len(pairs) == 192
     full = evaluate(taipei_index, pairs)
     bigram_index = copy.copy(taipei_index)
     bigram_index.weights = FieldWeights(1.0, 0.0, 0.0)
@@ -153,9 +154,31 @@ def test_handwritten_paraphrases_beat_the_bigram_baseline(taipei_index):
     bigram_index.questions = FieldIndex([_bigrams_only(t) for e in taipei_index.entries
                                          for t in (e.question, *e.alternates)])
     baseline = evaluate(bigram_index, pairs)
-    assert full.top1 >= 0.75
+    assert full.top1 >= 0.84
     assert full.top5 >= 0.93
-    assert full.top1 - baseline.top1 >= 0.1
+    assert full.top1 - baseline.top1 >= 0.2
+
+
+def test_held_out_questions_are_scored_but_not_tuned_on(taipei_index):
+    # 80 in-scope + 20 out-of-scope questions written before any tuning and never used to choose a
+    # weight, a synonym or a threshold: the honest figure (0.6875 top-1, 0.925 top-5, out-of-scope
+    # recall 0.95; see docs/benchmarks.md). The floors only catch a regression.
+    pairs = read_queries(DATA / "heldout.csv")
+    assert (len(pairs), sum(expected == "none" for _, expected in pairs)) == (100, 20)
+    result = evaluate(taipei_index, pairs)
+    assert result.top1 >= 0.65
+    assert result.top5 >= 0.9
+    assert result.oos_recall >= 0.8
+
+
+def test_intent_tokens_match_a_question_to_the_entry_asking_the_same_thing():
+    assert intents("中低收入老人生活津貼去哪辦 要帶什麼") == ["?where", "?documents"]
+    assert intents("輪狀病毒疫苗補助到什麼時候") == ["?when"]
+    assert intents("補助對象") == ["?eligibility"]
+    assert intents("停車費") == []
+    index = BankIndex([Entry("W", "疫苗補助實施期間", "一年。"), Entry("M", "疫苗補助金額", "一千元。")], Synonyms(()))
+    assert answer(index, "疫苗補助到什麼時候").best.entry.faq_id == "W"
+    assert answer(index, "疫苗補助多少錢").best.entry.faq_id == "M"
 
 
 def _bigrams_only(text: str, *, user_text: bool = True) -> list[str]:
@@ -177,3 +200,17 @@ def test_serving_index_is_built_once_per_process_and_swapped_on_reload(monkeypat
     assert second is not first
     assert serving.current() is second
     assert [entry.faq_id for entry in second.index.entries] == ["X1"]
+
+
+def test_entries_with_the_same_question_are_served_once():
+    entries = [Entry("OLD", "溫泉季活動有什麼優惠？", "2015 年的優惠。", valid_from="2015-10-01"),
+               Entry("NEW", "溫泉季活動有什麼優惠?", "2016 年的優惠。", valid_from="2016-10-01",
+                     alternates=("溫泉季折扣",)),
+               Entry("P", "路邊停車費如何繳納", "超商。")]
+    index = BankIndex(entries, Synonyms(()))
+    assert [entry.faq_id for entry in index.entries] == ["NEW", "P"]
+    assert (index.served_id("OLD"), index.served_id("NEW"), index.served_id("P")) == ("NEW", "NEW", "P")
+    reply = answer(index, "溫泉季有什麼優惠")
+    assert [hit.entry.faq_id for hit in reply.hits] == ["NEW"]
+    result = evaluate(index, [("溫泉季有什麼優惠", "OLD")])
+    assert (result.top1, result.top1_strict) == (1.0, 0.0)

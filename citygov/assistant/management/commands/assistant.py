@@ -141,7 +141,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"queries {result.queries} (in scope {result.in_scope}, out of scope {result.out_of_scope})\n"
-            f"top-1 {result.top1:.3f}  top-5 {result.top5:.3f}\n"
+            f"top-1 {result.top1:.3f}  top-5 {result.top5:.3f}  (top-1 by exact id {result.top1_strict:.3f})\n"
             f"out-of-scope precision {result.oos_precision:.3f}  recall {result.oos_recall:.3f}\n"
             f"latency p50 {result.p50_ms:.2f} ms  p95 {result.p95_ms:.2f} ms")
 
