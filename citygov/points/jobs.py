@@ -59,3 +59,12 @@ def build_settlement_batches() -> int:
         logger.info("built %s: %d lines, NT$%d, %d transfers (%d late), %s", batch.batch_id, batch.line_count,
                     batch.total_amount, batch.transfer_count, batch.late_count, batch.status)
     return len(result.built)
+
+
+@db_periodic_task(crontab(minute="*/10"), name="points.warm_analytics")
+def warm_analytics() -> int:
+    """Every 10 minutes: fold new transfers into the analytics rollup in the shared cache, so that no
+    page request pays for rebuilding it (after a restart or a cache flush the first fold is the slow one)."""
+    from citygov.points.analytics import load_rollup
+
+    return load_rollup().final_id

@@ -7,6 +7,8 @@ resolving exceptions) needs ``points.settle``; every action posts with CSRF to o
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -286,3 +288,55 @@ def statement_import(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("Line {line}: {message}").format(line=error.line_number,
                                                                         message=error.message_zh))
     return redirect("points:settlement")
+
+
+# --- the monthly report pack ---------------------------------------------------------------------
+
+PACK_DOWNLOADS = {
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _pack(month: str | None):
+    from django.utils import timezone
+
+    from citygov.points.services import report_pack
+
+    if not month:
+        today = timezone.localdate()
+        first = today.replace(day=1)
+        # Default: the last month that is over.
+        last_month = first - dt.timedelta(days=1)
+        month = f"{last_month:%Y-%m}"
+    year, month_number = report_pack.parse_month(month)
+    return report_pack.month_pack(year, month_number)
+
+
+@settlement_page
+def month_pack(request: HttpRequest) -> HttpResponse:
+    """A month's report pack on screen (points, ledger roll-forward, trust, payouts, exceptions, fees)
+    with the PDF and XLSX to download."""
+    try:
+        pack = _pack(request.GET.get("month"))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("points:month_pack")
+    return render(request, "points/settlement/month_pack.html", {"pack": pack})
+
+
+@settlement_page
+def month_pack_download(request: HttpRequest, month: str, fmt: str) -> HttpResponse:
+    """The pack of ``month`` (YYYY-MM) as PDF or XLSX."""
+    from citygov.points.engine import report_pack as pack_engine
+
+    if fmt not in PACK_DOWNLOADS:
+        raise Http404(_("No such format."))
+    try:
+        pack = _pack(month)
+    except ServiceError as exc:
+        raise Http404(exc.message) from None
+    body = pack_engine.to_pdf(pack) if fmt == "pdf" else pack_engine.to_xlsx(pack)
+    response = HttpResponse(body, content_type=PACK_DOWNLOADS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="points-month-{pack.label}.{fmt}"'
+    return response

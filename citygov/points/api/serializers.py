@@ -97,6 +97,42 @@ class RefusedLineSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class KeyedGrantSerializer(serializers.Serializer):
+    """One grant of a keyed batch: its idempotency key and the member's card number."""
+
+    key = serializers.CharField(min_length=1, max_length=120)
+    card_number = serializers.CharField(max_length=32)
+
+
+MAX_KEYED_GRANTS = 1000
+
+
+class KeyedGrantBatchSerializer(serializers.Serializer):
+    """Up to 1,000 grants, each with its own idempotency key (R5)."""
+
+    grants = KeyedGrantSerializer(many=True, allow_empty=False, max_length=MAX_KEYED_GRANTS)
+
+
+class KeyedGrantResultSerializer(serializers.Serializer):
+    """What happened to one grant of the batch: its answer (as stored with its key) and whether it is
+    a replay of an earlier answer for the same key."""
+
+    key = serializers.CharField()
+    card_number = serializers.CharField()
+    status = serializers.IntegerField(help_text="201 granted; 4xx refused (the body says why); 409 key conflict")
+    replayed = serializers.BooleanField()
+    body = serializers.DictField(help_text="The lot (201) or a problem body")
+
+
+class KeyedGrantBatchReportSerializer(serializers.Serializer):
+    """Per-grant answers in request order, and counts."""
+
+    granted = serializers.IntegerField(help_text="New lots made by this request")
+    replayed = serializers.IntegerField(help_text="Answers returned from an earlier use of the same key")
+    refused = serializers.IntegerField()
+    results = KeyedGrantResultSerializer(many=True)
+
+
 class BulkGrantReportSerializer(serializers.Serializer):
     """What a bulk grant did: cards read (``lines``), lots granted, points granted, refused lines."""
 

@@ -16,5 +16,6 @@ router.register("merchants", views.MerchantViewSet, basename="points-merchant")
 urlpatterns = [
     path("ledger/health/", views.LedgerHealthView.as_view(), name="points-ledger-health"),
     path("", include("citygov.points.api.analytics")),
+    path("", include("citygov.points.api.settlement")),
     *router.urls,
 ]

@@ -44,6 +44,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from citygov.points.engine import pdfdoc
+
 FORMAT = "citygov-points-instruction/1"
 CSV_HEADER = ("record_type", "batch_id", "line_no", "merchant_code", "merchant_name", "bank_code", "bank_account",
               "amount", "transaction_count", "final", "content_hash")
@@ -209,33 +211,6 @@ def to_csv(instr: Instruction) -> bytes:
 
 # --- PDF -----------------------------------------------------------------------------------------------
 
-_FONT = "MSung-Light"
-_CMAP = "UniCNS-UCS2-H"
-
-
-def _register_font() -> None:
-    """Register MSung-Light with the Traditional Chinese CMap.
-
-    reportlab pairs MSung-Light (an Adobe-CNS1 font) with the Simplified Chinese CMap ``UniGB-UCS2-H``;
-    a viewer that honours the CMap would then pick wrong glyphs. ``UniCNS-UCS2-H`` maps Unicode to
-    Adobe-CNS1, matching the font's character collection.
-    """
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import CIDFont, UnicodeCIDFont, widthsByUnichar
-
-    class _TraditionalChineseFont(UnicodeCIDFont):
-        def __init__(self) -> None:  # noqa: D107 - same fields UnicodeCIDFont sets, with the CNS1 CMap
-            CIDFont.__init__(self, _FONT, _CMAP)
-            self.language = "cht"
-            self.name = self.fontName = _FONT
-            self.vertical = False
-            self.isHalfWidth = False
-            self.unicodeWidths = widthsByUnichar[_FONT]
-
-    if _FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(_TraditionalChineseFont())
-
-
 def _bank_code_text(code: str) -> str:
     return f"{code[:3]}-{code[3:]}" if len(code) == 7 else code
 
@@ -246,51 +221,23 @@ def to_pdf(instr: Instruction, *, generated_at: dt.datetime) -> bytes:
     Deterministic for a given instruction and ``generated_at`` (printed in the footer; the PDF's own
     metadata dates are fixed so that the bytes do not depend on the clock).
     """
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfgen import canvas as pdfcanvas
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    _register_font()
     digest = content_hash(instr)
     generated_text = generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()
 
-    class _NumberedCanvas(pdfcanvas.Canvas):
-        """Defers each page so the footer can say "page x of y"."""
+    def footer(canvas, page: int, pages: int) -> None:
+        width, _ = A4
+        canvas.setFont(pdfdoc.FONT, 8)
+        canvas.drawString(15 * mm, 10 * mm, f"{instr.batch_id}　{digest}")
+        canvas.drawRightString(width - 15 * mm, 10 * mm, f"第 {page} 頁，共 {pages} 頁")
+        canvas.drawString(15 * mm, 6 * mm, f"產製時間 {generated_text}")
 
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict] = []
-
-        def showPage(self):  # noqa: N802 - reportlab's API
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self):
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self._footer(total)
-                super().showPage()
-            super().save()
-
-        def _footer(self, total: int) -> None:
-            width, _ = A4
-            self.setFont(_FONT, 8)
-            self.drawString(15 * mm, 10 * mm, f"{instr.batch_id}　{digest}")
-            self.drawRightString(width - 15 * mm, 10 * mm, f"第 {self._pageNumber} 頁，共 {total} 頁")
-            self.drawString(15 * mm, 6 * mm, f"產製時間 {generated_text}")
-
-    title = ParagraphStyle("title", fontName=_FONT, fontSize=18, leading=24, alignment=TA_CENTER)
-    body = ParagraphStyle("body", fontName=_FONT, fontSize=10, leading=15)
-    small = ParagraphStyle("small", fontName=_FONT, fontSize=8, leading=11)
-    cell = ParagraphStyle("cell", fontName=_FONT, fontSize=8.5, leading=11)
-
-    def esc(text: str) -> str:
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    style = pdfdoc.styles()
+    title, body, small, cell = style["title"], style["body"], style["small"], style["cell"]
+    esc = pdfdoc.esc
 
     story = [
         Paragraph("運用指示書", title),
@@ -316,16 +263,7 @@ def to_pdf(instr: Instruction, *, generated_at: dt.datetime) -> bytes:
                      line.bank_account, f"{line.amount:,}", f"{line.transaction_count:,}"])
     rows.append(["", "合計", "", "", "", f"{instr.total_amount:,}", f"{instr.transaction_count:,}"])
     table = Table(rows, colWidths=[12 * mm, 56 * mm, 20 * mm, 20 * mm, 34 * mm, 24 * mm, 14 * mm], repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), _FONT, 8.5),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#7f8c99")),
-        ("ALIGN", (0, 0), (-1, 0), "CENTER"),
-        ("ALIGN", (5, 1), (6, -1), "RIGHT"),
-        ("ALIGN", (0, 1), (0, -1), "RIGHT"),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f4f4f4")),
-    ]))
+    table.setStyle(TableStyle([*pdfdoc.grid_style(numeric_from=5, total_row=True), ("ALIGN", (0, 1), (0, -1), "RIGHT")]))
     story += [
         table,
         Spacer(1, 6 * mm),
@@ -338,5 +276,5 @@ def to_pdf(instr: Instruction, *, generated_at: dt.datetime) -> bytes:
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
                             bottomMargin=18 * mm, title=f"運用指示書 {instr.batch_id}", author=instr.operator_name,
                             subject=digest, creator="citygov", invariant=1)
-    doc.build(story, canvasmaker=_NumberedCanvas)
+    doc.build(story, canvasmaker=pdfdoc.numbered_canvas(footer))
     return buffer.getvalue()

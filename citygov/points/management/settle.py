@@ -9,6 +9,7 @@ Examples::
     citygov points export-batch B-20260301 --out DIR           # JSON (as signed), CSV, PDF, .sig
     citygov points verify-instruction DIR/B-20260301.json --signature DIR/B-20260301.sig --public-key bank.pub
     citygov points approve-final 04595257 --user operator --note "合約終止"
+    citygov points month-pack --month 2026-10 --out DIR        # the monthly report pack, PDF and XLSX
 
 ``verify-instruction`` needs no database: the trust bank can run it on the files it received.
 """
@@ -263,3 +264,45 @@ def import_statement(command: BaseCommand, options: dict) -> None:
     if report.errors:
         raise CommandError(f"{len(report.errors)} rows were not imported; the other rows were.",
                            returncode=EXIT_FAILURE)
+
+
+# --- month-pack ----------------------------------------------------------------------------------
+
+MONTH_PACK_HELP = "Write the monthly report pack (PDF and XLSX) of --month YYYY-MM into --out."
+
+
+def month_pack_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--month", required=True, help="calendar month YYYY-MM (Asia/Taipei)")
+    parser.add_argument("--out", required=True, help="directory to write the files into")
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text")
+
+
+def month_pack(command: BaseCommand, options: dict) -> None:
+    from citygov.core.errors import ServiceError
+    from citygov.points.engine import report_pack as pack_engine
+    from citygov.points.services import report_pack
+
+    try:
+        year, month = report_pack.parse_month(options["month"])
+        pack = report_pack.month_pack(year, month)
+    except ServiceError as exc:
+        raise CommandError(exc.message, returncode=EXIT_BAD_INPUT) from None
+    out = Path(options["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, render in ((".pdf", pack_engine.to_pdf), (".xlsx", pack_engine.to_xlsx)):
+        path = out / f"points-month-{pack.label}{suffix}"
+        path.write_bytes(render(pack))
+        written.append(str(path))
+    summary = {"month": pack.label, "files": written, "issued": pack.points.issued, "spent": pack.points.spent,
+               "expired": pack.points.expired, "outstanding": pack.points.outstanding_end,
+               "payouts": pack.payout_total, "exceptions": len(pack.exceptions),
+               "trust_reconciles": pack.trust.reconciles, "ledger_balanced": pack.ledger_balanced}
+    if options["format"] == "jsonl":
+        _common().write_json(command, summary)
+    else:
+        for path in written:
+            command.stdout.write(path)
+    if not (pack.trust.reconciles and pack.ledger_balanced):
+        command.stderr.write(f"{pack.label}: the trust account or the ledger does not reconcile; see the pack "
+                             "(信託專戶或帳冊不相符，請見月報)")

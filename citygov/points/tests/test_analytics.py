@@ -363,6 +363,29 @@ def test_the_rollup_folds_settled_transfers_and_keeps_figures_exact(history, mon
     cache.delete(analytics.ROLLUP_CACHE_KEY)
 
 
+def test_the_warming_job_folds_the_rollup_into_the_shared_cache(history, monkeypatch):
+    from huey.contrib.djhuey import HUEY
+
+    from citygov.points import jobs
+
+    cache.delete(analytics.ROLLUP_META_KEY)
+    cache.delete(analytics.ROLLUP_CACHE_KEY)
+    analytics._LOCAL.clear()
+    monkeypatch.setattr(analytics, "ROLLUP_FOLD_AT", 3)
+    monkeypatch.setattr(analytics, "ROLLUP_TAIL", 2)
+    final_id = jobs.warm_analytics.call_local()
+    assert final_id > 0
+    # What a page request in another process finds: the folded rollup, not a rebuild.
+    assert cache.get(analytics.ROLLUP_META_KEY)[0] == final_id
+    assert cache.get(analytics.ROLLUP_CACHE_KEY).final_id == final_id
+    names = {task.name for task in HUEY.read_periodic(dt.datetime(2026, 1, 1, 14, 10))}
+    assert "points.warm_analytics" in names  # every 10 minutes
+    assert "points.warm_analytics" not in {task.name for task in HUEY.read_periodic(dt.datetime(2026, 1, 1, 14, 11))}
+    cache.delete(analytics.ROLLUP_META_KEY)
+    cache.delete(analytics.ROLLUP_CACHE_KEY)
+    analytics._LOCAL.clear()
+
+
 def test_enablement_tile_without_districts(db, make_user, make_agency):
     from citygov.points import dashboard
 

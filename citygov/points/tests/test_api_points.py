@@ -480,6 +480,65 @@ def test_single_grant(programme, open_campaign):
         400, "grant_refused", "The member has reached this campaign's limit.")
 
 
+def test_single_grant_with_an_idempotency_key_grants_once(programme, open_campaign):
+    url = f"{BASE}campaigns/{open_campaign.pk}/grants/"
+    client = api(programme.operator)
+    first = client.post(url, {"card_number": "CARD0002"}, HTTP_IDEMPOTENCY_KEY="g-1")
+    again = client.post(url, {"card_number": "CARD0002"}, HTTP_IDEMPOTENCY_KEY="g-1")
+    other = client.post(url, {"card_number": "CARD0003"}, HTTP_IDEMPOTENCY_KEY="g-1")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotency-Replayed"] == "true"
+    assert (again.data.pop("replayed"), first.data.pop("replayed")) == (True, False)
+    assert again.data == first.data
+    assert (other.status_code, other.data["code"]) == (409, "idempotency_conflict")
+    assert Lot.objects.filter(campaign=open_campaign).count() == 1
+    # The key's scope is the credential: another user's same key is another request.
+    assert api(programme.agency_admin).post(url, {"card_number": "CARD0003"},
+                                            HTTP_IDEMPOTENCY_KEY="g-1").status_code == 201
+
+
+def test_grant_batch_keys_each_grant_and_handles_duplicate_keys_inside_the_request(programme, open_campaign):
+    url = f"{BASE}campaigns/{open_campaign.pk}/grant-batch/"
+    client = api(programme.agency_admin)
+    response = client.post(url, {"grants": [
+        {"key": "k1", "card_number": "CARD0001"},
+        {"key": "k2", "card_number": "CARD0002"},
+        {"key": "k1", "card_number": "CARD0001"},  # the same key and card again: a replay, no second lot
+        {"key": "k2", "card_number": "CARD0003"},  # the same key, another card: refused, no effect
+        {"key": "k3", "card_number": "NOPE0001"},  # unknown card: refused, stored with its key
+    ]}, format="json")
+
+    assert response.status_code == 200
+    assert (response.data["granted"], response.data["replayed"], response.data["refused"]) == (2, 1, 2)
+    statuses = [(row["key"], row["status"], row["replayed"]) for row in response.data["results"]]
+    assert statuses == [("k1", 201, False), ("k2", 201, False), ("k1", 201, True), ("k2", 409, False),
+                        ("k3", 400, False)]
+    results = response.data["results"]
+    assert (results[2]["body"].pop("replayed"), results[0]["body"].pop("replayed")) == (True, False)
+    assert results[2]["body"] == results[0]["body"]
+    assert results[3]["body"]["code"] == "idempotency_conflict"
+    assert sorted(Lot.objects.filter(campaign=open_campaign).values_list("member__card_number", flat=True)) == [
+        "CARD0001", "CARD0002"]
+
+    # Sending the whole batch again makes nothing new: every key answers as before.
+    again = client.post(url, {"grants": [{"key": "k1", "card_number": "CARD0001"},
+                                         {"key": "k3", "card_number": "NOPE0001"}]}, format="json")
+    assert (again.data["granted"], again.data["replayed"]) == (0, 2)
+    assert again.data["results"][1]["status"] == 400
+    assert Lot.objects.filter(campaign=open_campaign).count() == 2
+
+
+def test_grant_batch_refuses_a_malformed_request_whole(programme, open_campaign):
+    url = f"{BASE}campaigns/{open_campaign.pk}/grant-batch/"
+    client = api(programme.agency_admin)
+    assert client.post(url, {"grants": []}, format="json").status_code == 400
+    assert client.post(url, {"grants": [{"key": "", "card_number": "CARD0001"}]}, format="json").status_code == 400
+    too_many = [{"key": f"k{n}", "card_number": "CARD0001"} for n in range(1001)]
+    assert client.post(url, {"grants": too_many}, format="json").status_code == 400
+    assert not Lot.objects.filter(campaign=open_campaign).exists()
+
+
 # --- ledger health ------------------------------------------------------------------------------
 
 def test_ledger_health_reports_the_identity_per_agency(world):

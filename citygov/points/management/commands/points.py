@@ -203,6 +203,7 @@ SUBCOMMANDS: dict[str, SubCommand] = {
     "verify-instruction": SubCommand(settle.VERIFY_HELP, settle.verify_arguments, settle.verify),
     "approve-final": SubCommand(settle.APPROVE_HELP, settle.approve_arguments, settle.approve),
     "import-statement": SubCommand(settle.STATEMENT_HELP, settle.statement_arguments, settle.import_statement),
+    "month-pack": SubCommand(settle.MONTH_PACK_HELP, settle.month_pack_arguments, settle.month_pack),
 }
 
 
