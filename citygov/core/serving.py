@@ -15,8 +15,12 @@ the same ``Idempotency-Key``, so a shed request is never lost and never done twi
 
 Settings (environment, validated by :mod:`citygov.config`):
 
-* ``CITYGOV_SHED_AFTER_MS`` — the longest a request may wait for a thread (default 200; 0 turns
-  shedding off);
+* ``CITYGOV_SHED_AFTER_MS`` — the longest a request may wait for a thread (default 1000; 0 turns
+  shedding off). Keep it above the queueing of a normal busy minute (a few hundred milliseconds on
+  the benchmark machine) and below what terminals wait before they give up: a request shed after a
+  long wait is one whose answer would have come too late anyway, while a low limit under a flood of
+  retries spends the threads on 429s (measured: with 200 ms, a 1,000/s burst from 800 connections
+  retrying every second completed 55 redemptions/s instead of 98/s).
 * ``CITYGOV_SHED_PATHS`` — comma-separated path prefixes that may be shed
   (default ``/api/points/terminal/``).
 
@@ -33,7 +37,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from citygov.config import environment
 
-DEFAULT_SHED_AFTER_MS = 200
+DEFAULT_SHED_AFTER_MS = 1000
 DEFAULT_SHED_PATHS = "/api/points/terminal/"
 WORKER_CLASS = "citygov.core.serving.SheddingThreadWorker"
 
