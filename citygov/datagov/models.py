@@ -76,6 +76,9 @@ class Dataset(models.Model):
     schema = models.JSONField(_("field schema"), default=list, blank=True)
     content_hash = models.CharField(_("content hash"), max_length=64)
     search_text = models.TextField(_("search text"), blank=True, editable=False)
+    # Character-bigram tokens of search_text (engine.textindex), indexed by FTS5 on SQLite and by a GIN
+    # text-search index on PostgreSQL (migration 0002): the catalogue search narrows on them first.
+    search_tokens = models.TextField(_("search tokens"), blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -86,7 +89,9 @@ class Dataset(models.Model):
         verbose_name_plural = _("datasets")
         ordering = ["source", "title", "id"]
         constraints = [models.UniqueConstraint(fields=["source", "source_id"], name="datagov_dataset_unique_source_id")]
-        indexes = [models.Index(fields=["agency", "frequency_class"], name="datagov_ds_agency_freq")]
+        indexes = [models.Index(fields=["agency", "frequency_class"], name="datagov_ds_agency_freq"),
+                   # the catalogue's order: a broad search walks it and stops after the first page
+                   models.Index(fields=["title", "id"], name="datagov_ds_title")]
 
     def __str__(self) -> str:
         return self.title
@@ -222,3 +227,120 @@ class SharingRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requesting_agency_id} → {self.dataset_id} ({self.status})"
+
+
+class Axis(models.TextChoices):
+    THEME = "theme", _("Business theme")
+    SCENARIO = "scenario", _("Usage scenario")
+
+
+class VocabularyTerm(models.Model):
+    """A term of a governed vocabulary (business theme or usage scenario) and the keywords its rule uses.
+
+    The defaults (``engine.vocabulary``) are loaded by migration 0003; stewards edit them afterwards.
+    A dataset stores the codes: ``Dataset.theme`` one theme, ``Dataset.scenarios`` a list of scenarios.
+    """
+
+    axis = models.CharField(_("axis"), max_length=10, choices=Axis.choices)
+    code = models.CharField(_("code"), max_length=20)
+    label_zh = models.CharField(_("name (Chinese)"), max_length=50)
+    label_en = models.CharField(_("name (English)"), max_length=80)
+    eu_code = models.CharField(_("EU data theme"), max_length=10, blank=True)
+    keywords = models.JSONField(_("keywords"), default=list, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("vocabulary term")
+        verbose_name_plural = _("vocabulary terms")
+        ordering = ["axis", "position", "code"]
+        constraints = [models.UniqueConstraint(fields=["axis", "code"], name="datagov_vocabulary_unique_code")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label_zh}"
+
+
+class SuggestionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    CORRECTED = "corrected", _("Corrected")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ClassificationSuggestionQuerySet(AgencyScopedQuerySet):
+    """Suggestions scope on their dataset's owning agency."""
+
+    agency_path = "dataset__agency"
+
+
+class ClassificationSuggestion(models.Model):
+    """A proposed theme or scenario for a dataset, with its score and reason, and the steward's decision.
+
+    Nothing is applied until a steward accepts (``code`` becomes the dataset's) or corrects it (``final_code``
+    instead). Rejected codes are remembered and never proposed again for that dataset; accepted and
+    corrected datasets become training data of the suggester's model.
+    """
+
+    dataset = models.ForeignKey(Dataset, verbose_name=_("dataset"), on_delete=models.CASCADE,
+                                related_name="classification_suggestions")
+    axis = models.CharField(_("axis"), max_length=10, choices=Axis.choices)
+    code = models.CharField(_("suggested code"), max_length=20)
+    score = models.FloatField(_("score"))
+    reason = models.TextField(_("reason"), blank=True)
+    reason_zh = models.TextField(_("reason (Chinese)"), blank=True)
+    alternatives = models.JSONField(_("alternatives"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=SuggestionStatus.choices,
+                              default=SuggestionStatus.PENDING)
+    final_code = models.CharField(_("decided code"), max_length=20, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = ClassificationSuggestionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("classification suggestion")
+        verbose_name_plural = _("classification suggestions")
+        ordering = ["-score", "id"]
+        indexes = [models.Index(fields=["axis", "status"], name="datagov_suggestion_status")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id} {self.axis}={self.code} ({self.status})"
+
+
+class LinkCheckQuerySet(AgencyScopedQuerySet):
+    """Link checks scope on their dataset's owning agency."""
+
+    agency_path = "resource__dataset__agency"
+
+
+class LinkCheck(models.Model):
+    """One probe of a resource URL: what the server answered, and whether it showed new data."""
+
+    resource = models.ForeignKey(Resource, verbose_name=_("resource"), on_delete=models.CASCADE,
+                                 related_name="link_checks")
+    checked_at = models.DateTimeField(_("checked"))
+    ok = models.BooleanField(_("reachable"))
+    status = models.PositiveIntegerField(_("HTTP status"), null=True, blank=True)
+    method = models.CharField(_("method"), max_length=6, blank=True)
+    final_url = models.URLField(_("final URL"), max_length=1000, blank=True)
+    redirects = models.PositiveIntegerField(_("redirects"), default=0)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    content_length = models.BigIntegerField(_("content length"), null=True, blank=True)
+    etag = models.CharField(_("ETag"), max_length=200, blank=True)
+    last_modified = models.DateTimeField(_("Last-Modified"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    elapsed_ms = models.PositiveIntegerField(_("time (ms)"), default=0)
+    data_changed = models.BooleanField(_("new data seen"), default=False)
+
+    objects = LinkCheckQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("link check")
+        verbose_name_plural = _("link checks")
+        ordering = ["-checked_at", "-id"]
+        indexes = [models.Index(fields=["resource", "checked_at"], name="datagov_linkcheck_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} {self.status} {self.checked_at:%Y-%m-%d %H:%M}"

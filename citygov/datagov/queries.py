@@ -11,11 +11,14 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db import connections
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from citygov.datagov import searchindex
 from citygov.datagov.engine import frequency as fq
 from citygov.datagov.engine import freshness as fr
+from citygov.datagov.engine import textindex
 from citygov.datagov.models import Dataset, FreshnessSnapshot
 
 DEFAULT_POLICY = fr.Policy()
@@ -34,13 +37,21 @@ def catalogue(user) -> QuerySet[Dataset]:
 def search(queryset: QuerySet[Dataset], text: str) -> QuerySet[Dataset]:
     """Datasets whose title, description, keywords, agency, category or field names hold every term.
 
-    Substring matching on a normalised copy works the same on SQLite and PostgreSQL and needs no
-    Chinese word segmentation (a two-character term like 停車 matches inside 停車場).
+    Each term matches as a substring of a normalised copy (no Chinese word segmentation needed: 停車 is
+    found inside 停車場). The character-bigram index (``searchindex``: FTS5 on SQLite, a GIN text-search
+    index on PostgreSQL) narrows the rows first; the substring check then runs on those candidates only,
+    and is skipped for terms the index decides alone (one or two characters).
     """
     from citygov.datagov.services import search_text
 
-    for term in search_text(text or "").split():
-        queryset = queryset.filter(search_text__contains=term)
+    terms = search_text(text or "").split()
+    tokens = tuple(dict.fromkeys(t for term in terms for t in textindex.query_tokens(term)))
+    narrowed = searchindex.match(connections[queryset.db], tokens)
+    if narrowed is not None:
+        queryset = queryset.filter(narrowed)
+    for term in terms:
+        if narrowed is None or not textindex.is_exact(term):
+            queryset = queryset.filter(search_text__contains=term)
     return queryset
 
 
@@ -136,3 +147,88 @@ def sharing_for(user) -> QuerySet:
     from citygov.datagov.models import SharingRequest
 
     return SharingRequest.objects.for_agency(user).select_related("dataset", "agency", "requesting_agency")
+
+
+def suggestions_for(user) -> QuerySet:
+    """Classification suggestions for the datasets of the user's agencies (all for city-wide roles)."""
+    from citygov.datagov.models import ClassificationSuggestion
+
+    return ClassificationSuggestion.objects.for_agency(user)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """One agency's data-governance figures as of a moment (``agency_id`` None: unmatched agencies)."""
+
+    agency_id: int | None
+    datasets: int
+    counts: dict[str, int]
+    overdue_rate: float | None  # overdue / (overdue + on time)
+    updated_within_year: int  # datasets whose last update is at most 365 days before as_of
+    median_age_days: int | None  # median days since the last update
+    classified: int  # datasets with a business theme
+    links_checked: int
+    links_broken: int
+    sharing_received: int
+    sharing_sent: int
+    sharing_approved: int  # received and approved
+    sharing_rejected: int
+    sharing_pending: int
+    median_decision_days: float | None  # received requests, request to decision
+
+
+def scorecards(user, as_of: dt.datetime | None = None, policy: fr.Policy = DEFAULT_POLICY) -> list[Scorecard]:
+    """Per-agency scorecards for the user's agencies (all for city-wide roles), most overdue first."""
+    import statistics
+
+    from citygov.datagov.models import LinkCheck, SharingRequest, SharingStatus
+
+    as_of = as_of or timezone.now()
+    judged = freshness_for(user, as_of, policy)
+    status: dict[int | None, Counter] = defaultdict(Counter)
+    ages: dict[int | None, list[int]] = defaultdict(list)
+    for item in judged:
+        status[item.agency_id][item.result.status] += 1
+        if item.result.last_updated is not None:
+            ages[item.agency_id].append(max((as_of - item.result.last_updated).days, 0))
+    classified = Counter(dict(Dataset.objects.for_agency(user).exclude(theme="").values_list("agency_id")
+                              .annotate(n=Count("id")).values_list("agency_id", "n")))
+    latest: dict[int, tuple[int | None, bool]] = {}
+    for resource_id, agency_id, ok in (LinkCheck.objects.for_agency(user).order_by("resource_id", "-checked_at", "-id")
+                                       .values_list("resource_id", "resource__dataset__agency_id", "ok")):
+        latest.setdefault(resource_id, (agency_id, ok))
+    checked, broken = Counter(), Counter()
+    for agency_id, ok in latest.values():
+        checked[agency_id] += 1
+        broken[agency_id] += not ok
+    sharing: dict[int | None, Counter] = defaultdict(Counter)
+    decision_days: dict[int | None, list[float]] = defaultdict(list)
+    visible = user.visible_agency_ids()
+    for owner, requester, state, created, decided in SharingRequest.objects.for_agency(user).values_list(
+            "agency_id", "requesting_agency_id", "status", "created_at", "decided_at"):
+        if visible is None or owner in visible:
+            sharing[owner]["received"] += 1
+            sharing[owner][state] += 1
+            if decided is not None:
+                decision_days[owner].append((decided - created).total_seconds() / 86400)
+        if visible is None or requester in visible:
+            sharing[requester]["sent"] += 1
+    cards = []
+    for agency_id in set(status) | {a for a in sharing if a is not None}:
+        counts = {s: status[agency_id].get(s, 0) for s in fr.STATUSES}
+        evaluated = counts[fr.OVERDUE] + counts[fr.ON_TIME]
+        agency_ages = ages.get(agency_id, [])
+        days = decision_days.get(agency_id, [])
+        cards.append(Scorecard(
+            agency_id=agency_id, datasets=sum(counts.values()), counts=counts,
+            overdue_rate=counts[fr.OVERDUE] / evaluated if evaluated else None,
+            updated_within_year=sum(1 for a in agency_ages if a <= 365),
+            median_age_days=int(statistics.median(agency_ages)) if agency_ages else None,
+            classified=classified.get(agency_id, 0), links_checked=checked.get(agency_id, 0),
+            links_broken=broken.get(agency_id, 0), sharing_received=sharing[agency_id]["received"],
+            sharing_sent=sharing[agency_id]["sent"], sharing_approved=sharing[agency_id][SharingStatus.APPROVED],
+            sharing_rejected=sharing[agency_id][SharingStatus.REJECTED],
+            sharing_pending=sharing[agency_id][SharingStatus.PENDING],
+            median_decision_days=round(statistics.median(days), 1) if days else None))
+    cards.sort(key=lambda c: (-c.counts[fr.OVERDUE], -(c.overdue_rate or 0), c.agency_id or 0))
+    return cards

@@ -26,18 +26,24 @@ from citygov.core.changelog import record_change, snapshot
 from citygov.core.errors import Forbidden, InvalidInput
 from citygov.core.models import ChangeAction
 from citygov.core.roles import Capability
-from citygov.datagov import harvest
-from citygov.datagov.engine import catalog, ckan, dcat
+from citygov.datagov import digest as digest_mod
+from citygov.datagov import harvest, probe
+from citygov.datagov.engine import catalog, ckan, classify, dcat, textindex
 from citygov.datagov.engine import frequency as fq
 from citygov.datagov.harvest import HarvestSettings
 from citygov.datagov.models import (
+    Axis,
+    ClassificationSuggestion,
     Dataset,
     FreshnessSnapshot,
     ImportRun,
+    LinkCheck,
     Resource,
     SharingRequest,
     SharingStatus,
     Source,
+    SuggestionStatus,
+    VocabularyTerm,
 )
 
 BATCH = 1000
@@ -145,6 +151,8 @@ def _values(entry: catalog.Entry, matcher: AgencyMatcher) -> dict:
     digest_source["resources"] = [[r.url, r.format, r.encoding, r.size] for r in entry.resources]
     values["content_hash"] = hashlib.sha256(json.dumps(digest_source, sort_keys=True, ensure_ascii=False)
                                             .encode()).hexdigest()
+    # Derived from search_text, so left out of the content hash (hashes stay those of earlier imports).
+    values["search_tokens"] = textindex.index_tokens(values["search_text"])
     return values
 
 
@@ -223,7 +231,7 @@ def _write_entries(actor, source: str, entries: list[catalog.Entry], errors: lis
                 before = snapshot(dataset, UPDATE_FIELDS)
                 for name, value in values.items():
                     setattr(dataset, name, value)
-                dataset.save(update_fields=[*UPDATE_FIELDS, "updated_at"])
+                dataset.save(update_fields=[*UPDATE_FIELDS, "search_tokens", "updated_at"])
                 Resource.objects.filter(dataset=dataset).delete()
                 Resource.objects.bulk_create(_resources(dataset.pk, entry))
                 record_change(actor=actor, action=ChangeAction.UPDATE, obj=dataset, before=before,
@@ -409,3 +417,301 @@ def do_decide_sharing(actor, request_id: int, *, approve: bool, reason: str = ""
         record_change(actor=actor, action=ChangeAction.UPDATE, obj=request, before=before,
                       after=snapshot(request, SHARING_FIELDS), note="sharing approved" if approve else "sharing rejected")
     return request
+
+
+# --- classification: governed vocabularies, suggestions and their review ---------------------------
+
+SUGGESTION_FIELDS = ("dataset", "axis", "code", "score", "status", "final_code", "decided_by", "decided_at")
+VOCABULARY_FIELDS = ("axis", "code", "label_zh", "label_en", "eu_code", "keywords", "active", "position")
+MAX_SUGGESTIONS_PER_RUN = 100_000
+
+
+def _document(dataset_id: int, title: str, keywords, description: str, schema) -> classify.Document:
+    return classify.Document(str(dataset_id), title, tuple(keywords or ()), description or "",
+                             tuple(f.get("name", "") for f in schema or () if isinstance(f, dict)))
+
+
+def vocabulary_terms(axis: str) -> list[classify.Term]:
+    """The active terms of an axis as the suggester reads them."""
+    return [classify.Term(t.code, t.label_zh, tuple(t.keywords)) for t in
+            VocabularyTerm.objects.filter(axis=axis, active=True).order_by("position", "code")]
+
+
+def _labelled(axis: str) -> list[tuple[classify.Document, str]]:
+    """Training data: datasets a steward classified (accepted or corrected) or imported with a code."""
+    codes = {t.code for t in VocabularyTerm.objects.filter(axis=axis)}
+    rows = Dataset.objects.values_list("pk", "title", "keywords", "description", "schema", "theme", "scenarios")
+    labelled = []
+    for pk, title, keywords, description, schema, theme, scenarios in rows.iterator(chunk_size=2000):
+        labels = [theme] if axis == Axis.THEME else list(scenarios or ())
+        for label in labels:
+            if label in codes:
+                labelled.append((_document(pk, title, keywords, description, schema), label))
+    return labelled
+
+
+def check_manage_catalogue(actor) -> None:
+    """Catalogue governance (suggestions, vocabularies) needs ``datagov.manage`` and a role that may write."""
+    if actor is not None and (getattr(actor, "is_read_only", False)
+                              or not actor.has_capability(Capability.MANAGE_DATAGOV)):
+        raise Forbidden(_("You may not manage the dataset catalogue."))
+
+
+def do_suggest_classification(actor, *, axis: str = Axis.THEME, limit: int = MAX_SUGGESTIONS_PER_RUN) -> int:
+    """Propose a theme (or scenario) for every unclassified dataset that has no pending proposal.
+
+    The model is trained on the datasets already classified; codes a steward rejected (or corrected away)
+    for a dataset are never proposed for it again. Nothing is applied to the datasets. Returns the number
+    of suggestions made. ``actor`` None is the nightly job.
+    """
+    check_manage_catalogue(actor)
+    if axis not in Axis.values:
+        raise InvalidInput(_("Unknown axis."), code="bad_parameter")
+    terms = vocabulary_terms(axis)
+    if not terms:
+        return 0
+    model = classify.Model(_labelled(axis))
+    declined: dict[int, set[str]] = {}
+    for dataset_id, code in ClassificationSuggestion.objects.filter(
+            axis=axis, status__in=[SuggestionStatus.REJECTED, SuggestionStatus.CORRECTED]).values_list(
+            "dataset_id", "code"):
+        declined.setdefault(dataset_id, set()).add(code)
+    candidates = Dataset.objects.exclude(pk__in=ClassificationSuggestion.objects.filter(
+        axis=axis, status=SuggestionStatus.PENDING).values("dataset_id"))
+    candidates = candidates.filter(theme="") if axis == Axis.THEME else candidates.filter(scenarios=[])
+    made = []
+    for pk, title, keywords, description, schema in candidates.order_by("pk").values_list(
+            "pk", "title", "keywords", "description", "schema")[:limit].iterator(chunk_size=2000):
+        found = classify.suggest(_document(pk, title, keywords, description, schema), terms, model,
+                                 exclude=frozenset(declined.get(pk, ())))
+        if found:
+            best = found[0]
+            made.append(ClassificationSuggestion(
+                dataset_id=pk, axis=axis, code=best.code, score=best.score, reason=best.reason,
+                reason_zh=best.reason_zh, alternatives=[{"code": s.code, "score": s.score, "reason": s.reason,
+                                                         "reason_zh": s.reason_zh} for s in found[1:]]))
+    with transaction.atomic():
+        ClassificationSuggestion.objects.bulk_create(made, batch_size=BATCH)
+        record_change(actor=actor, action=ChangeAction.ACTION, object_repr="classification suggestions",
+                      note=f"{len(made)} {axis} suggestions (model trained on {model.size} datasets)")
+    return len(made)
+
+
+def check_review_suggestion(actor, suggestion_id: int, decision: str, code: str = "") -> ClassificationSuggestion:
+    """A steward of the dataset's agency decides a pending suggestion; a correction names an active term."""
+    check_manage_catalogue(actor)
+    suggestion = ClassificationSuggestion.objects.for_agency(actor).select_related("dataset").filter(
+        pk=suggestion_id).first()
+    if suggestion is None:
+        raise InvalidInput(_("No such suggestion."), code="not_found")
+    if suggestion.status != SuggestionStatus.PENDING:
+        raise InvalidInput(_("This suggestion has already been decided."), code="invalid_transition")
+    if decision not in ("accept", "correct", "reject"):
+        raise InvalidInput(_("Decide accept, correct or reject."), code="bad_parameter")
+    if decision == "correct" and not VocabularyTerm.objects.filter(axis=suggestion.axis, code=code,
+                                                                   active=True).exists():
+        raise InvalidInput(_("Choose a term of the vocabulary."), fields={"code": [_("Not a term of this axis.")]})
+    return suggestion
+
+
+def do_review_suggestion(actor, suggestion_id: int, decision: str, code: str = "") -> ClassificationSuggestion:
+    """Accept (apply the suggested code), correct (apply another code) or reject a suggestion, and log it.
+
+    The corrected or accepted dataset becomes training data; a rejected or corrected-away code is not
+    proposed for that dataset again.
+    """
+    check_review_suggestion(actor, suggestion_id, decision, code)
+    with transaction.atomic():
+        suggestion = ClassificationSuggestion.objects.select_for_update().get(pk=suggestion_id)
+        if suggestion.status != SuggestionStatus.PENDING:
+            raise InvalidInput(_("This suggestion has already been decided."), code="invalid_transition")
+        dataset = Dataset.objects.select_for_update().get(pk=suggestion.dataset_id)
+        before, before_dataset = snapshot(suggestion, SUGGESTION_FIELDS), snapshot(dataset, ("theme", "scenarios"))
+        applied = {"accept": suggestion.code, "correct": code, "reject": ""}[decision]
+        suggestion.status = {"accept": SuggestionStatus.ACCEPTED, "correct": SuggestionStatus.CORRECTED,
+                             "reject": SuggestionStatus.REJECTED}[decision]
+        suggestion.final_code = applied
+        suggestion.decided_by = actor
+        suggestion.decided_at = timezone.now()
+        suggestion.save(update_fields=["status", "final_code", "decided_by", "decided_at"])
+        if applied:
+            if suggestion.axis == Axis.THEME:
+                dataset.theme = applied
+            elif applied not in dataset.scenarios:
+                dataset.scenarios = [*dataset.scenarios, applied]
+            dataset.save(update_fields=["theme", "scenarios", "updated_at"])
+            record_change(actor=actor, action=ChangeAction.UPDATE, obj=dataset, before=before_dataset,
+                          after=snapshot(dataset, ("theme", "scenarios")), note=f"classification {decision}")
+        record_change(actor=actor, action=ChangeAction.UPDATE, obj=suggestion, agency_id=dataset.agency_id,
+                      before=before, after=snapshot(suggestion, SUGGESTION_FIELDS), note=f"suggestion {decision}")
+    return suggestion
+
+
+@dataclass(frozen=True)
+class TermInput:
+    """A vocabulary term as a steward edits it (created when the axis and code are new)."""
+
+    axis: str
+    code: str
+    label_zh: str
+    label_en: str = ""
+    keywords: tuple[str, ...] = ()
+    eu_code: str = ""
+    active: bool = True
+
+
+def do_save_vocabulary_term(actor, data: TermInput) -> VocabularyTerm:
+    """Create or update a term of a governed vocabulary, and log it."""
+    check_manage_catalogue(actor)
+    errors: dict[str, list[str]] = {}
+    if data.axis not in Axis.values:
+        errors["axis"] = [_("Unknown axis.")]
+    code = data.code.strip().upper()
+    if not code or len(code) > 20 or not code.replace("_", "").isalnum() or not code.isascii():
+        errors["code"] = [_("A code is 1 to 20 ASCII letters, digits or underscores.")]
+    if not data.label_zh.strip():
+        errors["label_zh"] = [_("Give the Chinese name.")]
+    if errors:
+        raise InvalidInput(_("The term is incomplete or invalid."), fields=errors)
+    keywords = [k.strip() for k in data.keywords if k.strip()]
+    with transaction.atomic():
+        term = VocabularyTerm.objects.select_for_update().filter(axis=data.axis, code=code).first()
+        before = snapshot(term, VOCABULARY_FIELDS) if term else None
+        if term is None:
+            term = VocabularyTerm(axis=data.axis, code=code,
+                                  position=VocabularyTerm.objects.filter(axis=data.axis).count())
+        term.label_zh, term.label_en = data.label_zh.strip()[:50], data.label_en.strip()[:80]
+        term.keywords, term.eu_code, term.active = keywords, data.eu_code.strip()[:10], data.active
+        term.save()
+        record_change(actor=actor, action=ChangeAction.UPDATE if before else ChangeAction.CREATE, obj=term,
+                      before=before, after=snapshot(term, VOCABULARY_FIELDS), note="vocabulary term")
+    return term
+
+
+# --- link and update probe --------------------------------------------------------------------------
+
+LINK_CHECK_FIELDS = ("resource", "status", "ok", "etag", "last_modified", "data_changed")
+
+
+@dataclass(frozen=True)
+class ProbeSummary:
+    """What a probe run found."""
+
+    checked: int
+    ok: int
+    broken: int
+    changed: int
+
+
+def do_probe_links(actor, *, dataset_ids: list[int] | None = None, limit: int | None = None,
+                   settings: probe.ProbeSettings | None = None, now: dt.datetime | None = None) -> ProbeSummary:
+    """Probe the resource URLs (all, or of ``dataset_ids``), store each answer, and record new data.
+
+    A resource shows new data when its ``ETag`` differs from the one seen last time, or its
+    ``Last-Modified`` is later than the dataset's data-updated time; the dataset's data-updated time is
+    then moved to that ``Last-Modified`` (else to the probe time), in the change log. The requests run
+    before the transaction, so a slow server never holds the database. ``actor`` None is the nightly job.
+    """
+    check_manage_catalogue(actor)
+    resources = Resource.objects.select_related("dataset").order_by("id")
+    if dataset_ids is not None:
+        resources = resources.filter(dataset_id__in=dataset_ids)
+    resources = list(resources[:limit] if limit else resources)
+    previous: dict[int, str] = {}
+    for resource_id, etag in (LinkCheck.objects.filter(resource__in=resources)
+                              .order_by("resource_id", "checked_at", "id").values_list("resource_id", "etag")):
+        previous[resource_id] = etag  # the last one wins
+    results = probe.probe_many([r.url for r in resources], settings or probe.ProbeSettings())
+    now = now or timezone.now()
+    checks, newest = [], {}
+    for resource, result in zip(resources, results, strict=True):
+        dataset = resource.dataset
+        changed = result.ok and (
+            bool(result.etag and previous.get(resource.pk) and result.etag != previous[resource.pk])
+            or bool(result.last_modified and (dataset.data_updated_at is None
+                                              or result.last_modified > dataset.data_updated_at)))
+        if changed:  # a new ETag with an unchanged Last-Modified: the data changed since the last probe
+            last = dataset.data_updated_at
+            seen = result.last_modified if result.last_modified and (last is None or result.last_modified > last) \
+                else now
+            if last is None or seen > last:
+                newest[dataset.pk] = max(seen, newest.get(dataset.pk, seen))
+        checks.append(LinkCheck(
+            resource=resource, checked_at=now, ok=result.ok, status=result.status, method=result.method,
+            final_url=result.final_url[:1000] if result.final_url != resource.url else "",
+            redirects=result.redirects, content_type=result.content_type, content_length=result.content_length,
+            etag=result.etag, last_modified=result.last_modified, error=result.error,
+            elapsed_ms=min(result.elapsed_ms, 2**31 - 1), data_changed=changed))
+    with transaction.atomic():
+        LinkCheck.objects.bulk_create(checks, batch_size=BATCH)
+        for dataset in Dataset.objects.select_for_update().filter(pk__in=list(newest)):
+            before = snapshot(dataset, ("data_updated_at",))
+            dataset.data_updated_at = newest[dataset.pk]
+            dataset.save(update_fields=["data_updated_at", "updated_at"])
+            record_change(actor=actor, action=ChangeAction.UPDATE, obj=dataset, before=before,
+                          after=snapshot(dataset, ("data_updated_at",)), note="link probe: new data")
+        summary = ProbeSummary(checked=len(checks), ok=sum(c.ok for c in checks),
+                               broken=sum(not c.ok for c in checks), changed=len(newest))
+        record_change(actor=actor, action=ChangeAction.ACTION, object_repr="link probe",
+                      note=f"{summary.checked} links checked, {summary.broken} broken, {summary.changed} datasets "
+                           "with new data")
+    return summary
+
+
+# --- per-agency freshness digest -------------------------------------------------------------------
+
+DIGEST_ADAPTERS = ("console", "email")
+
+
+def build_digests(as_of: dt.datetime, policy=None) -> list[digest_mod.Digest]:
+    """One digest per agency that has overdue or stale datasets as of ``as_of``."""
+    from citygov.datagov.engine import freshness as fr
+    from citygov.datagov.queries import DEFAULT_POLICY, judge
+
+    judged = judge(Dataset.objects.filter(agency__isnull=False), as_of, policy or DEFAULT_POLICY)
+    by_agency: dict[int, list] = {}
+    for item in judged:
+        by_agency.setdefault(item.agency_id, []).append(item)
+    late_ids = [j.dataset_id for j in judged if j.result.status in (fr.OVERDUE, fr.STALE)]
+    titles = dict(Dataset.objects.filter(pk__in=late_ids).values_list("pk", "title"))
+    names = dict(Agency.objects.filter(pk__in=list(by_agency)).values_list("pk", "name_zh"))
+    digests = []
+    for agency_id, items in sorted(by_agency.items()):
+        counts = fr.summarise(i.result for i in items)
+        late = sorted((i for i in items if i.result.status in (fr.OVERDUE, fr.STALE)),
+                      key=lambda i: (i.result.status != fr.OVERDUE, -i.result.days_overdue, i.dataset_id))
+        if not late:
+            continue
+        lines = tuple(digest_mod.DigestLine(
+            i.dataset_id, titles.get(i.dataset_id, ""), i.result.status, i.result.days_overdue,
+            timezone.localtime(i.result.due).strftime("%Y-%m-%d") if i.result.due else "")
+            for i in late[:digest_mod.MAX_LISTED])
+        digests.append(digest_mod.Digest(agency_id, names.get(agency_id, str(agency_id)),
+                                         timezone.localtime(as_of).strftime("%Y-%m-%d %H:%M"), counts, lines))
+    return digests
+
+
+def do_send_freshness_digest(actor, *, via: str = "console", as_of: dt.datetime | None = None,
+                             stream=None) -> int:
+    """Send each agency's digest of overdue and stale datasets through ``via``; returns how many went out."""
+    check_manage_catalogue(actor)
+    if via not in DIGEST_ADAPTERS:
+        raise InvalidInput(_("Unknown digest adapter (console or email)."), code="bad_parameter")
+    digests = build_digests(as_of or timezone.now())
+    if via == "email":
+        sent = digest_mod.send_email(digests)
+    else:
+        sent = digest_mod.send_console(digests, stream if stream is not None else _LogStream())
+    with transaction.atomic():
+        record_change(actor=actor, action=ChangeAction.ACTION, object_repr="freshness digest",
+                      note=f"{sent} of {len(digests)} agency digests sent via {via}")
+    return sent
+
+
+class _LogStream:
+    """A text stream that writes to the log (the console adapter inside the worker)."""
+
+    def write(self, text: str) -> None:
+        import logging
+
+        logging.getLogger("citygov.datagov.digest").info("%s", text.rstrip())

@@ -13,8 +13,10 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,8 +28,23 @@ from citygov.core.pages import capability_page
 from citygov.core.roles import Capability
 from citygov.datagov import queries
 from citygov.datagov.engine import freshness as fr
-from citygov.datagov.models import Dataset, FrequencyClass, ImportRun, SharingStatus
-from citygov.datagov.services import SharingInput, do_decide_sharing, do_import_catalog, do_request_sharing
+from citygov.datagov.models import (
+    Axis,
+    Dataset,
+    FrequencyClass,
+    ImportRun,
+    LinkCheck,
+    SharingStatus,
+    SuggestionStatus,
+    VocabularyTerm,
+)
+from citygov.datagov.services import (
+    SharingInput,
+    do_decide_sharing,
+    do_import_catalog,
+    do_request_sharing,
+    do_review_suggestion,
+)
 
 PAGE_SIZE = 50
 # The capabilities of this module, as the import page names them (the same labels as in core.roles).
@@ -150,8 +167,14 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 status = 400
     elif request.method == "POST":
         raise PermissionDenied
+    resources = list(dataset.resources.all())
+    latest: dict[int, LinkCheck] = {}
+    for check in LinkCheck.objects.filter(resource__dataset=dataset).order_by("resource_id", "-checked_at", "-id"):
+        latest.setdefault(check.resource_id, check)
+    for resource in resources:
+        resource.latest_check = latest.get(resource.pk)
     return render(request, "datagov/dataset_detail.html", {
-        "dataset": dataset, "verdict": verdict, "resources": dataset.resources.all(), "form": form,
+        "dataset": dataset, "verdict": verdict, "resources": resources, "form": form,
         "grants": queries.sharing_for(request.user).filter(dataset=dataset)}, status=status)
 
 
@@ -268,3 +291,89 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One import: counts, rejected rows by line, unmatched agencies."""
     run = get_object_or_404(ImportRun, pk=pk)
     return render(request, "datagov/import_detail.html", {"run": run})
+
+
+# --- classification ---------------------------------------------------------------------------------
+
+def _labels(axis: str) -> dict[str, str]:
+    return dict(VocabularyTerm.objects.filter(axis=axis).values_list("code", "label_zh"))
+
+
+@datagov_page
+def classification(request: HttpRequest) -> HttpResponse:
+    """Pending theme and scenario suggestions for the user's agencies: accept, correct or reject each."""
+    axis = request.GET.get("axis") if request.GET.get("axis") in Axis.values else Axis.THEME
+    rows = (queries.suggestions_for(request.user).filter(axis=axis, status=SuggestionStatus.PENDING)
+            .select_related("dataset", "dataset__agency").order_by("-score", "id"))
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    labels = _labels(axis)
+    items = [{"suggestion": s, "label": labels.get(s.code, s.code),
+              "alternatives": [{**a, "label": labels.get(a["code"], a["code"])} for a in s.alternatives]}
+             for s in page]
+    can_decide = request.user.has_capability(Capability.MANAGE_DATAGOV) and not request.user.is_read_only
+    terms = VocabularyTerm.objects.filter(axis=axis, active=True).order_by("position", "code")
+    return render(request, "datagov/classification.html", {
+        "page": page, "items": items, "axis": axis, "axes": Axis.choices, "terms": terms,
+        "can_decide": can_decide, "decided": queries.suggestions_for(request.user).filter(axis=axis).exclude(
+            status=SuggestionStatus.PENDING).count()})
+
+
+@require_POST
+@datagov_page
+def classification_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Accept, correct (with another term) or reject one suggestion."""
+    suggestion = get_object_or_404(queries.suggestions_for(request.user), pk=pk)
+    decision = request.POST.get("decision", "")
+    try:
+        do_review_suggestion(request.user, pk, decision, request.POST.get("code", "")[:20])
+    except ServiceError as exc:
+        if exc.status == 403:
+            raise PermissionDenied from exc
+        messages.error(request, " ".join([exc.message, *[" ".join(map(str, v)) for v in exc.fields.values()]]))
+    else:
+        messages.success(request, _("Decision recorded for {title}.").format(title=suggestion.dataset.title))
+    return redirect(f"{reverse('datagov:classification')}?axis={suggestion.axis}")
+
+
+@datagov_page
+def layers(request: HttpRequest) -> HttpResponse:
+    """The layer browser: map layers by business theme and usage scenario, with counts."""
+    theme = request.GET.get("theme", "")
+    scenario = request.GET.get("scenario", "")
+    base = queries.catalogue(request.user).filter(spatial=True)
+    themes, scenarios = _labels(Axis.THEME), _labels(Axis.SCENARIO)
+    theme_counts = dict(base.values_list("theme").annotate(n=Count("id")).values_list("theme", "n"))
+    scenario_counts: dict[str, int] = {}
+    for codes in base.values_list("scenarios", flat=True):
+        for code in codes or ():
+            scenario_counts[code] = scenario_counts.get(code, 0) + 1
+    rows = base.select_related("agency")
+    if theme:
+        rows = rows.filter(theme=theme)
+    if scenario:
+        rows = [d for d in rows.order_by("title", "id") if scenario in (d.scenarios or ())]
+    else:
+        rows = rows.order_by("title", "id")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for dataset in page.object_list:
+        dataset.theme_label = themes.get(dataset.theme, dataset.theme)
+        dataset.scenario_labels = [scenarios.get(code, code) for code in dataset.scenarios or ()]
+    return render(request, "datagov/layers.html", {
+        "page": page, "theme": theme, "scenario": scenario,
+        "themes": [(code, label, theme_counts.get(code, 0)) for code, label in themes.items()],
+        "scenarios": [(code, label, scenario_counts.get(code, 0)) for code, label in scenarios.items()],
+        "unclassified": theme_counts.get("", 0), "theme_labels": themes, "scenario_labels": scenarios,
+        "total": base.count()})
+
+
+@datagov_page
+def scorecards(request: HttpRequest) -> HttpResponse:
+    """Agency scorecards: overdue and stale counts, freshness, classification, links and sharing."""
+    form = AsOfForm(request.GET or None)
+    as_of, policy = _as_of(form)
+    cards = queries.scorecards(request.user, as_of, policy)
+    agencies = Agency.objects.in_bulk([c.agency_id for c in cards if c.agency_id])
+    rows = [{"card": c, "agency": agencies.get(c.agency_id),
+             "overdue_pct": None if c.overdue_rate is None else 100 * c.overdue_rate} for c in cards]
+    return render(request, "datagov/scorecards.html", {"form": form, "as_of": as_of, "rows": rows,
+                                                       "stale_months": policy.stale_after_months})

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,8 +18,8 @@ from citygov.core.roles import Capability
 from citygov.datagov import queries
 from citygov.datagov.api import serializers as s
 from citygov.datagov.engine import freshness as fr
-from citygov.datagov.models import ImportRun
-from citygov.datagov.services import do_import_catalog
+from citygov.datagov.models import ImportRun, LinkCheck, VocabularyTerm
+from citygov.datagov.services import do_import_catalog, do_review_suggestion
 
 STATUS_CHOICES = list(fr.STATUSES)
 DEFAULT_LIMIT = 1000
@@ -106,3 +107,69 @@ class SharingRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     def get_queryset(self):
         return queries.sharing_for(self.request.user).order_by("-created_at", "-id")
+
+
+def _as_of_param(request):
+    text = request.query_params.get("as_of")
+    try:
+        return queries.as_of_start(serializers.DateField().to_internal_value(text)) if text else None
+    except serializers.ValidationError:
+        raise InvalidInput(_("as_of must be YYYY-MM-DD."), code="bad_parameter") from None
+
+
+class ScorecardView(APIView):
+    """Per-agency scorecards (overdue, freshness, classification, links, sharing) for the caller's agencies."""
+
+    read_capability = Capability.VIEW_DATAGOV
+
+    @extend_schema(summary="Agency scorecards", parameters=[
+        OpenApiParameter("as_of", str, description="YYYY-MM-DD (default: now)")],
+        responses={200: s.ScorecardSerializer(many=True)})
+    def get(self, request):
+        cards = queries.scorecards(request.user, _as_of_param(request))
+        return Response({"count": len(cards), "results": s.ScorecardSerializer(cards, many=True).data})
+
+
+class VocabularyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The governed vocabularies (business themes, usage scenarios)."""
+
+    read_capability = Capability.VIEW_DATAGOV
+    serializer_class = s.VocabularyTermSerializer
+    filterset_fields = ["axis", "active"]
+    queryset = VocabularyTerm.objects.all()
+
+
+@extend_schema_view(list=extend_schema(summary="Classification suggestions for the caller's agencies"),
+                    retrieve=extend_schema(summary="One suggestion"))
+class SuggestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Theme and scenario suggestions; POST ``decide`` to accept, correct or reject one."""
+
+    read_capability = Capability.VIEW_DATAGOV
+    write_capability = Capability.MANAGE_DATAGOV
+    serializer_class = s.ClassificationSuggestionSerializer
+    filterset_fields = ["axis", "status", "dataset"]
+
+    def get_queryset(self):
+        return queries.suggestions_for(self.request.user).select_related("dataset").order_by("-score", "id")
+
+    @extend_schema(summary="Accept, correct or reject a suggestion", request=s.SuggestionDecisionSerializer,
+                   responses={200: s.ClassificationSuggestionSerializer})
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        suggestion = self.get_object()
+        body = s.SuggestionDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        decided = do_review_suggestion(request.user, suggestion.pk, body.validated_data["decision"],
+                                       body.validated_data["code"])
+        return Response(s.ClassificationSuggestionSerializer(decided).data)
+
+
+class LinkCheckViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Link probe results of the caller's agencies' resources, newest first."""
+
+    read_capability = Capability.VIEW_DATAGOV
+    serializer_class = s.LinkCheckSerializer
+    filterset_fields = ["ok", "data_changed", "resource", "resource__dataset"]
+
+    def get_queryset(self):
+        return LinkCheck.objects.for_agency(self.request.user).select_related("resource").order_by("-checked_at", "-id")

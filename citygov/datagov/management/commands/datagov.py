@@ -7,6 +7,9 @@ Examples::
     citygov datagov check --as-of 2018-07-08 --format jsonl                     # the stored catalogue
     citygov datagov harvest https://demo.ckan.org/ --user steward               # a CKAN portal
     citygov datagov snapshot                                                    # store today's trend point
+    citygov datagov probe --user steward [--dataset 12] [--interval 1]          # check resource links
+    citygov datagov classify --user steward [--axis scenario]                   # theme suggestions
+    citygov datagov digest --user steward [--via email] [--as-of 2018-07-08]    # per-agency digests
 
 Exit codes: 0 success, 1 failure (some rows rejected — the good ones are still imported or checked —
 or the user's role does not allow the action), 2 bad input (unreadable file, missing columns, bad date,
@@ -90,10 +93,26 @@ class Command(BaseCommand):
         harvester.add_argument("--retries", type=int, default=3, help="retries per page (default 3)")
         harvester.add_argument("--format", choices=("text", "jsonl"), default="text")
         sub.add_parser("snapshot", help="store today's freshness counts per agency (the trend)")
+        prober = sub.add_parser("probe", help="check resource URLs (HTTP HEAD/GET) and record new data")
+        prober.add_argument("--user", required=True, help="act as this user (their role applies)")
+        prober.add_argument("--dataset", type=int, action="append", help="only this dataset id (repeatable)")
+        prober.add_argument("--limit", type=int, help="at most this many resources")
+        prober.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+        prober.add_argument("--workers", type=int, default=8, help="hosts probed at once (default 8)")
+        prober.add_argument("--interval", type=float, default=1.0,
+                            help="seconds between two requests to the same host (default 1)")
+        digest = sub.add_parser("digest", help="send each agency's digest of overdue and stale datasets")
+        digest.add_argument("--user", required=True, help="act as this user (their role applies)")
+        digest.add_argument("--via", choices=("console", "email"), default="console")
+        digest.add_argument("--as-of", help="as of the start of this day, Asia/Taipei (default: now)")
+        classifier = sub.add_parser("classify", help="suggest themes or scenarios for unclassified datasets")
+        classifier.add_argument("--user", required=True, help="act as this user (their role applies)")
+        classifier.add_argument("--axis", choices=("theme", "scenario"), default="theme")
 
     def handle(self, *args, **options) -> None:
         handler = {"freshness": self._freshness, "check": self._check, "import": self._import,
-                   "harvest": self._import, "snapshot": self._snapshot}[options["subcommand"]]
+                   "harvest": self._import, "snapshot": self._snapshot, "probe": self._probe,
+                   "classify": self._classify, "digest": self._digest}[options["subcommand"]]
         handler(options)
 
     def _line(self, record: dict) -> None:
@@ -205,3 +224,52 @@ class Command(BaseCommand):
         from citygov.datagov.services import do_snapshot_freshness
 
         self.stdout.write(f"{do_snapshot_freshness(None)} snapshot rows written")
+
+    def _user(self, options: dict):
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.filter(username=options["user"], is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {options['user']!r} (查無此使用者)", returncode=EXIT_BAD_INPUT)
+        return user
+
+    def _probe(self, options: dict) -> None:
+        from citygov.core.errors import ServiceError
+        from citygov.datagov.probe import ProbeSettings
+        from citygov.datagov.services import do_probe_links
+
+        if options["timeout"] <= 0 or options["workers"] < 1 or options["interval"] < 0:
+            raise CommandError("--timeout must be > 0, --workers >= 1, --interval >= 0 (參數超出範圍)",
+                               returncode=EXIT_BAD_INPUT)
+        user = self._user(options)
+        try:
+            summary = do_probe_links(user, dataset_ids=options["dataset"], limit=options["limit"],
+                                     settings=ProbeSettings(timeout=options["timeout"], workers=options["workers"],
+                                                            per_host_interval=options["interval"]))
+        except ServiceError as exc:
+            raise CommandError(exc.message, returncode=EXIT_FAILURE) from None
+        self.stdout.write(f"checked={summary.checked} ok={summary.ok} broken={summary.broken} "
+                          f"datasets_with_new_data={summary.changed}")
+
+    def _classify(self, options: dict) -> None:
+        from citygov.core.errors import ServiceError
+        from citygov.datagov.services import do_suggest_classification
+
+        user = self._user(options)
+        try:
+            made = do_suggest_classification(user, axis=options["axis"])
+        except ServiceError as exc:
+            raise CommandError(exc.message, returncode=EXIT_FAILURE) from None
+        self.stdout.write(f"{made} {options['axis']} suggestions made (waiting for a steward's review)")
+
+    def _digest(self, options: dict) -> None:
+        from citygov.core.errors import ServiceError
+        from citygov.datagov.services import do_send_freshness_digest
+
+        as_of = _as_of(options["as_of"])
+        user = self._user(options)
+        try:
+            sent = do_send_freshness_digest(user, via=options["via"], as_of=as_of, stream=self.stdout)
+        except ServiceError as exc:
+            raise CommandError(exc.message, returncode=EXIT_FAILURE) from None
+        self.stderr.write(f"{sent} agency digests sent via {options['via']}")
