@@ -24,14 +24,18 @@ def _empty() -> dashboard.TileValue:
 
 def _alerts(user) -> dashboard.TileValue:
     """Alerts in the user's scope, with the medium/high split."""
-    from citygov.soc.models import Alert
+    from django.db.models import Sum
 
-    rows = Alert.objects.for_agency(user)
-    total = rows.count()
+    from citygov.soc.models import AlertDaily
+    from citygov.soc.queries import AlertFilter, _rollup
+
+    # From the daily roll-up (one small query), not a count over every alert.
+    counts = dict(_rollup(AlertDaily, user, AlertFilter(), dated=True).values_list("severity").annotate(
+        n=Sum("count")))
+    total = sum(counts.values())
     if not total:
         return _empty()
-    high = rows.filter(severity="high").count()
-    medium = rows.filter(severity="medium").count()
+    high, medium = counts.get("high", 0), counts.get("medium", 0)
     status = dashboard.STATUS_WARN if high / total > HIGH_SHARE_WARN else dashboard.STATUS_OK
     return dashboard.TileValue(
         value=total, unit=_("alerts"), status=status, url=reverse("soc:overview"),
@@ -56,6 +60,23 @@ def _follow_up(user) -> dashboard.TileValue:
         detail=_("of {total} follow-up actions from forensic reports").format(total=total))
 
 
+def _incidents(user) -> dashboard.TileValue:
+    """Open incidents in the user's scope with an overdue legal clock."""
+    from citygov.soc.engine.clocks import OVERDUE
+    from citygov.soc.queries import incident_rows
+
+    rows = incident_rows(user, open_only=True)
+    if not rows:
+        return dashboard.TileValue(value=0, unit=_("overdue"), status=dashboard.STATUS_OK,
+                                   url=reverse("soc:incident_list"), detail=_("No open incidents."))
+    overdue = sum(1 for row in rows if row.state == OVERDUE)
+    return dashboard.TileValue(
+        value=overdue, unit=_("overdue"), status=dashboard.STATUS_ALERT if overdue else dashboard.STATUS_OK,
+        url=reverse("soc:incident_list") + "?state=overdue",
+        detail=_("of {total} open incidents").format(
+            total=len(rows)))
+
+
 def register() -> None:
     """Register the soc tiles (visible to roles that may view the SOC module)."""
     dashboard.register(dashboard.Tile(
@@ -67,3 +88,7 @@ def register() -> None:
         key="soc.follow_up", title=gettext_lazy("Overdue forensic follow-up actions"), module=MODULE, order=31,
         compute=_follow_up, capability=Capability.VIEW_SOC,
         audit_finding=gettext_lazy("Forensic reports' recommendations had no follow-up tracking mechanism.")))
+    dashboard.register(dashboard.Tile(
+        key="soc.incidents", title=gettext_lazy("Incidents past a legal deadline"), module=MODULE, order=32,
+        compute=_incidents, capability=Capability.VIEW_SOC,
+        audit_finding=gettext_lazy("Taiwan's incident rules set notification, recovery and report deadlines.")))

@@ -62,6 +62,7 @@ class SocDemoResult:
     alerts: int = 0
     cases: int = 0
     actions: int = 0
+    incidents: int = 0
 
 
 def _alert_lines(now: dt.datetime) -> bytes:
@@ -153,4 +154,48 @@ def seed_soc_demo(admin, now: dt.datetime | None = None) -> SocDemoResult:
     if sample is not None:
         services.do_escalate_alert(admin, sample.pk, case_id=first.pk)
     services.do_send_reminders(today)
-    return SocDemoResult(alerts=run.created, cases=len(cases), actions=action_count)
+    incidents = _seed_incidents(admin, now, agencies)
+    return SocDemoResult(alerts=run.created, cases=len(cases), actions=action_count, incidents=incidents)
+
+
+# (title, agency, type, level, aware hours ago, {milestone: hours after awareness}, case title or "")
+INCIDENTS = (
+    ("觀光旅遊局活動網站遭植入廣告連結", "tourism", "web_attack", 2, 24 * 90,
+     {"notify": 0.5, "review": 4, "recover": 30, "report": 24 * 20}, "網站遭植入廣告文字與連結"),
+    ("美術館伺服器遭入侵嘗試並發現可利用弱點", "culture", "intrusion", 3, 24 * 90,
+     {"notify": 0.75, "review": 2, "recover": 30}, FIRST_CASE),  # the report is overdue
+    ("警察局對外服務遭阻斷服務攻擊", "police", "dos", 3, 48, {"notify": 0.6, "review": 2.2}, ""),  # recovery overdue
+    ("衛生局端點防護偵測可疑執行檔", "health", "other", 1, 50 / 60, {}, ""),  # notification due soon
+)
+POLICIES = (
+    ("資通安全事件通報及應變辦法", dt.date(2021, 8, 23), "2021-08-23 修正條文：知悉後 1 小時內通報；第一、二級 8 小時、"
+     "第三、四級 2 小時內審核級別；第一、二級 72 小時、第三、四級 36 小時內完成損害控制或復原；其後 1 個月內送調查、處理及改善報告。"),
+    ("資通安全事件通報應變及演練辦法", dt.date(2026, 1, 5), "2026-01-05 修正更名。期限暫沿用 2021 年條文之數值，"
+     "請依修正後條文核對並於管理介面調整。"),
+)
+
+
+def _seed_incidents(admin, now: dt.datetime, agencies: dict) -> int:
+    """Two dated policies and four incidents: closed on time, report overdue, recovery overdue, and a
+    fresh one whose notification is due soon; then the clock job's notices."""
+    from citygov.soc.models import IncidentPolicy
+
+    for name, day, note in POLICIES:
+        if not IncidentPolicy.objects.filter(effective_from=day).exists():
+            services.do_add_incident_policy(admin, name, day, note)
+    hour = dt.timedelta(hours=1)
+    for title, code, kind, level, ago, done, case_title in INCIDENTS:
+        aware = now - ago * hour
+        incident = services.do_create_incident(admin, services.IncidentInput(
+            agency_id=agencies[code].pk, title=title, level=level, aware_at=aware, kind=kind,
+            description=title), now=aware + 0.1 * hour)
+        for milestone, after in done.items():
+            services.do_record_milestone(admin, incident.pk, milestone, aware + after * hour, now=now)
+        case = ForensicCase.objects.filter(title=case_title).first() if case_title else None
+        if case is not None:
+            services.do_link_case(admin, incident.pk, case.pk)
+            alert_ids = list(case.alerts.values_list("pk", flat=True)[:1])
+            if alert_ids:
+                services.do_link_alerts(admin, incident.pk, alert_ids, whole_group=True)
+    services.do_check_incident_clocks(now)
+    return len(INCIDENTS)

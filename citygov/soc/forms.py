@@ -128,3 +128,63 @@ class NetworkForm(forms.Form):
     def __init__(self, *args, agencies, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = agencies
+
+
+class IncidentForm(forms.Form):
+    """A new incident (資安事件): the clocks start at the time the agency became aware of it."""
+
+    agency = forms.ModelChoiceField(label=_("Agency"), queryset=None)
+    title = forms.CharField(label=_("Title"), max_length=200)
+    kind = forms.ChoiceField(label=_("Incident type"), choices=CaseKind.choices)
+    level = forms.TypedChoiceField(label=_("Level"), coerce=int, choices=[(n, str(n)) for n in (1, 2, 3, 4)])
+    aware_at = forms.DateTimeField(label=_("Became aware at"),
+                                   widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, agencies, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].queryset = agencies
+
+
+MILESTONE_CHOICES = [("notify", _("Notified")), ("review", _("Level reviewed")),
+                     ("recover", _("Damage control or recovery completed")),
+                     ("report", _("Investigation and improvement report submitted"))]
+
+
+class MilestoneForm(forms.Form):
+    """Record when a milestone of an incident was met (empty: now)."""
+
+    milestone = forms.ChoiceField(label=_("Milestone"), choices=MILESTONE_CHOICES)
+    at = forms.DateTimeField(label=_("At"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
+class LevelForm(forms.Form):
+    """Change an incident's level, with the reason."""
+
+    level = forms.TypedChoiceField(label=_("Level"), coerce=int, choices=[(n, str(n)) for n in (1, 2, 3, 4)])
+    reason = forms.CharField(label=_("Reason"), max_length=500)
+
+
+class LinkAlertsForm(forms.Form):
+    """Alert numbers to link to an incident (separated by commas or spaces)."""
+
+    alerts = forms.CharField(label=_("Alert numbers"), max_length=2000)
+    whole_group = forms.BooleanField(label=_("With their whole recurrence groups"), required=False)
+
+    def clean_alerts(self) -> list[int]:
+        raw = self.cleaned_data["alerts"].replace(",", " ").replace("，", " ").split()
+        try:
+            return sorted({int(part.lstrip("#")) for part in raw})
+        except ValueError:
+            raise forms.ValidationError(_("Alert numbers are whole numbers, e.g. 12, 15.")) from None
+
+
+class LinkCaseForm(forms.Form):
+    """Link an incident to an open forensic case, or open a new one for it."""
+
+    case = forms.ModelChoiceField(label=_("Forensic case"), queryset=None, required=False,
+                                  empty_label=_("Open a new forensic case"))
+
+    def __init__(self, *args, cases, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["case"].queryset = cases

@@ -1,5 +1,10 @@
-"""The syslog listener of ``citygov soc listen``: UDP datagrams (one message each) and TCP streams
-(newline-framed, RFC 6587 non-transparent framing) carrying CEF, LEEF or JSON alerts.
+"""The syslog listener of ``citygov soc listen``: UDP datagrams (one message each), TCP streams and
+TLS streams (RFC 5425) carrying CEF, LEEF or JSON alerts.
+
+Stream framing (RFC 6587) is detected per message: a frame that starts with a digit is
+octet-counted (``MSG-LEN SP MSG``, section 3.4.1, the framing RFC 5425 requires over TLS); any
+other is newline-terminated (non-transparent framing, section 3.4.2). Senders may mix both on one
+connection. A malformed length is rejected and the reader resynchronises at the next newline.
 
 Receiving threads only parse and queue; the flushing thread stores each batch through
 :func:`citygov.soc.services.do_store_alerts`. Bad messages are counted and kept (peer and reason,
@@ -11,8 +16,11 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from citygov.soc.engine import formats
 from citygov.soc.engine.normalise import BadRecord
@@ -20,6 +28,59 @@ from citygov.soc.engine.normalise import BadRecord
 logger = logging.getLogger(__name__)
 MAX_DATAGRAM = 65535
 MAX_LINE = 1 << 20
+MAX_LENGTH_DIGITS = 7  # MSG-LEN of at most 9,999,999 octets (we keep at most MAX_LINE of a message)
+
+
+class FramingError(ValueError):
+    """An octet-counted frame whose length is not ``digits SP``."""
+
+
+def frames(rfile) -> Iterator[bytes | FramingError]:
+    """The messages of one syslog stream (a buffered binary file), octet-counted or newline-framed,
+    detected per message (RFC 6587 section 3.4). A bad length yields a :class:`FramingError` and
+    reading resumes after the next newline."""
+    while True:
+        first = rfile.peek(1)[:1]
+        if not first:
+            return
+        if not first.isdigit():
+            line = rfile.readline(MAX_LINE)
+            if not line:
+                return
+            yield line
+            continue
+        digits = b""
+        while True:
+            char = rfile.read(1)
+            if not char:
+                return  # the stream ended inside a length
+            if char == b" ":
+                break
+            if not char.isdigit() or len(digits) >= MAX_LENGTH_DIGITS:
+                rfile.readline(MAX_LINE)
+                yield FramingError(f"bad octet-counted frame length {(digits + char)[:12]!r}")
+                digits = None
+                break
+            digits += char
+        if digits is None:
+            continue
+        length = int(digits)
+        body = rfile.read(length)
+        if len(body) < length:
+            return  # the stream ended inside a frame
+        yield body[:MAX_LINE]
+
+
+def tls_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
+    """The server context of the TLS listener: TLS 1.2 or later; with ``client_ca``, senders must
+    present a certificate it signed (mutual TLS, RFC 5425 section 5)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile=str(cert), keyfile=str(key))
+    if client_ca is not None:
+        context.load_verify_locations(cafile=str(client_ca))
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 class Listener:
@@ -27,20 +88,24 @@ class Listener:
     database)."""
 
     def __init__(self, user, *, host: str = "127.0.0.1", udp_port: int | None = None,
-                 tcp_port: int | None = None) -> None:
+                 tcp_port: int | None = None, tls_port: int | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         from citygov.soc.services import do_start_listener_run, engine_context
 
+        if tls_port is not None and tls is None:
+            raise ValueError("a TLS port needs a TLS context (certificate and key)")
         self.user = user
         self.ctx = engine_context()
-        self.run = do_start_listener_run(user, f"syslog {host} udp={udp_port} tcp={tcp_port}")
+        self.run = do_start_listener_run(user, f"syslog {host} udp={udp_port} tcp={tcp_port} tls={tls_port}")
         self._lock = threading.Lock()
         self._alerts: list = []
         self._rejected: list[dict] = []
         self._received = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.udp_port = self.tcp_port = None
-        self._udp = self._tcp = None
+        self.udp_port = self.tcp_port = self.tls_port = None
+        self._udp = None
+        self._servers: list[socketserver.ThreadingTCPServer] = []
         if udp_port is not None:
             self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -49,22 +114,44 @@ class Listener:
             self.udp_port = self._udp.getsockname()[1]
             self._threads.append(threading.Thread(target=self._udp_loop, name="soc-udp", daemon=True))
         if tcp_port is not None:
-            listener = self
+            self.tcp_port = self._stream_server(host, tcp_port, None, "soc-tcp")
+        if tls_port is not None:
+            self.tls_port = self._stream_server(host, tls_port, tls, "soc-tls")
 
-            class Handler(socketserver.StreamRequestHandler):
-                def handle(self) -> None:
-                    peer = self.client_address[0]
-                    for raw in self.rfile:
+    def _stream_server(self, host: str, port: int, tls: ssl.SSLContext | None, name: str) -> int:
+        listener = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                peer = self.client_address[0]
+                try:
+                    for frame in frames(self.rfile):
                         if listener._stop.is_set():
                             return
-                        listener.receive(raw[:MAX_LINE], peer)
+                        if isinstance(frame, FramingError):
+                            listener.reject(peer, str(frame))
+                        else:
+                            listener.receive(frame, peer)
+                except (ssl.SSLError, OSError) as exc:  # a failed handshake or a dropped connection
+                    logger.warning("soc listener connection from %s ended: %s", peer, type(exc).__name__)
 
-            socketserver.ThreadingTCPServer.allow_reuse_address = True
-            self._tcp = socketserver.ThreadingTCPServer((host, tcp_port), Handler)
-            self._tcp.daemon_threads = True
-            self.tcp_port = self._tcp.server_address[1]
-            self._threads.append(threading.Thread(target=self._tcp.serve_forever, kwargs={"poll_interval": 0.2},
-                                                  name="soc-tcp", daemon=True))
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+            def get_request(self):
+                sock, address = super().get_request()
+                if tls is not None:
+                    # The handshake runs in the connection's own thread (on its first read), so a
+                    # slow or hostile client never holds up the accepting thread.
+                    sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                return sock, address
+
+        server = Server((host, port), Handler)
+        self._servers.append(server)
+        self._threads.append(threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                              name=name, daemon=True))
+        return server.server_address[1]
 
     def start(self) -> Listener:
         for thread in self._threads:
@@ -80,6 +167,12 @@ class Listener:
             except OSError:
                 return
             self.receive(data, peer[0])
+
+    def reject(self, peer: str, reason: str) -> None:
+        """Count a message that could not even be framed."""
+        with self._lock:
+            self._received += 1
+            self._rejected.append({"line": 0, "peer": peer, "reason": reason})
 
     def receive(self, data: bytes, peer: str) -> None:
         """Parse one message and queue the alert (or the rejection)."""
@@ -120,9 +213,9 @@ class Listener:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._tcp is not None:
-            self._tcp.shutdown()
-            self._tcp.server_close()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
         for thread in self._threads:
             thread.join(timeout=2)
         if self._udp is not None:
@@ -131,11 +224,12 @@ class Listener:
 
 
 def serve(user, *, host: str, udp_port: int | None, tcp_port: int | None, flush_seconds: float = 1.0,
-          out=None, stop: threading.Event | None = None) -> None:
+          out=None, stop: threading.Event | None = None, tls_port: int | None = None,
+          tls: ssl.SSLContext | None = None) -> None:
     """Run until interrupted (or ``stop`` is set), storing a batch every ``flush_seconds``."""
-    listener = Listener(user, host=host, udp_port=udp_port, tcp_port=tcp_port).start()
+    listener = Listener(user, host=host, udp_port=udp_port, tcp_port=tcp_port, tls_port=tls_port, tls=tls).start()
     if out is not None:
-        out.write(f"listening on {host} udp={listener.udp_port} tcp={listener.tcp_port}")
+        out.write(f"listening on {host} udp={listener.udp_port} tcp={listener.tcp_port} tls={listener.tls_port}")
         out.flush()
     stop = stop or threading.Event()
     try:

@@ -28,6 +28,7 @@ from citygov.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from citygov.core.models import ChangeAction
 from citygov.core.roles import Capability
 from citygov.core.scoping import can_reach_agency
+from citygov.soc.engine import clocks as clock_engine
 from citygov.soc.engine import formats
 from citygov.soc.engine.normalise import CidrTable
 from citygov.soc.engine.taxonomy import DEFAULT_RULES, Classifier, Rule
@@ -41,13 +42,16 @@ from citygov.soc.models import (
     ClassificationRule,
     FollowUpAction,
     ForensicCase,
+    Incident,
+    IncidentNotice,
+    IncidentPolicy,
     Reminder,
 )
 from citygov.soc.models.cases import OPEN_STATES
 
 logger = logging.getLogger(__name__)
 
-BATCH = 2000
+BATCH = 10_000  # alerts per transaction: larger batches aggregate more into each roll-up row
 MAX_REJECTED_KEPT = 500  # rejected lines kept on the import row (all are counted)
 MAX_UNKNOWN_KEPT = 100
 REMIND_DAYS_BEFORE = (7, 1)  # a reminder when an action comes within each of these days of its due date
@@ -91,39 +95,107 @@ _INSERT_FIELDS = ("agency_id", "dedup_key", "source_format", "time", "src_ip", "
 
 
 ROWS_PER_INSERT = 400  # 400 rows x 22 columns stays far below SQLite's 32,766 parameters
+_COLUMNS_SQL: str = ""
+
+
+def _columns_sql() -> str:
+    global _COLUMNS_SQL  # noqa: PLW0603 - computed once from the model
+    if not _COLUMNS_SQL:
+        _COLUMNS_SQL = ", ".join(connection.ops.quote_name(Alert._meta.get_field(
+            f.removesuffix("_id") if f in ("agency_id", "imported_id") else f).column) for f in _INSERT_FIELDS)
+    return _COLUMNS_SQL
 
 
 def _insert_sql(rows: int) -> str:
     table = connection.ops.quote_name(Alert._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(Alert._meta.get_field(f.removesuffix("_id") if f in (
-        "agency_id", "imported_id") else f).column) for f in _INSERT_FIELDS)
     marks = "(" + ", ".join(["%s"] * len(_INSERT_FIELDS)) + ")"
     # One multi-row INSERT per ROWS_PER_INSERT alerts, without model instances: ingestion has a speed
-    # target. ON CONFLICT DO NOTHING (SQLite >= 3.24, PostgreSQL): a concurrent import of the same
-    # alert is skipped, not an error. Table and column names come from the model, never from input.
-    return (f"INSERT INTO {table} ({columns}) VALUES {', '.join([marks] * rows)} "  # noqa: S608
-            "ON CONFLICT (dedup_key) DO NOTHING")
+    # target. ON CONFLICT DO NOTHING (SQLite >= 3.24, PostgreSQL): an alert stored already (by an
+    # earlier or a concurrent import) is skipped, not an error; RETURNING names the rows created, so
+    # the roll-ups count each alert once. Table and column names come from the model, never input.
+    return (f"INSERT INTO {table} ({_columns_sql()}) VALUES {', '.join([marks] * rows)} "  # noqa: S608
+            "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key")
 
 
-def _write_batch(batch: list, run: AlertImport) -> tuple[int, int]:
-    """Insert the alerts of ``batch`` whose keys are not stored yet: (created, duplicates)."""
-    keys = {a.dedup_key for a in batch}
-    existing = set(Alert.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True))
-    rows, seen = [], set()
+INCOMING = "soc_alert_incoming"  # the per-session temporary table COPY fills on PostgreSQL
+
+
+# COPY's text format: backslash, tab, newline and carriage return escaped; \N is NULL.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+_NULL = "\\N"
+
+
+def _copy_text(rows: list[tuple]) -> str:
+    """The rows in COPY's text format (one string: psycopg's per-row adaptation costs more than the
+    whole INSERT on this path). Only the free-text columns, whose text comes from the alert file,
+    are escaped; the others are codes, normalised addresses, hex keys, numbers and times."""
+    esc, null = _COPY_ESCAPES, _NULL
+    out = []
+    for (agency, key, fmt, time, src_ip, src_port, dest_ip, dest_port, proto, sid, sig, family, src_cat, src_sev,
+         category, severity, rule, sensor, action, status, reason, imported) in rows:
+        out.append(f"{null if agency is None else agency}\t{key}\t{fmt}\t{time.isoformat()}\t{src_ip}\t"
+                   f"{null if src_port is None else src_port}\t{dest_ip}\t"
+                   f"{null if dest_port is None else dest_port}\t{proto.translate(esc)}\t{sid.translate(esc)}\t"
+                   f"{sig.translate(esc)}\t{family.translate(esc)}\t{src_cat.translate(esc)}\t"
+                   f"{src_sev.translate(esc)}\t{category}\t{severity}\t{rule.translate(esc)}\t"
+                   f"{sensor.translate(esc)}\t{action.translate(esc)}\t{status}\t{reason.translate(esc)}\t"
+                   f"{imported}\n")
+    return "".join(out)
+
+
+def _insert_postgresql(rows: list[tuple]) -> set[str]:
+    """COPY the rows into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING."""
+    table = connection.ops.quote_name(Alert._meta.db_table)
+    columns = _columns_sql()
+    with connection.cursor() as cursor:
+        # Names come from the model, never from input.
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {INCOMING} AS "  # noqa: S608
+                       f"SELECT {columns} FROM {table} WITH NO DATA")
+        cursor.execute(f"TRUNCATE {INCOMING}")
+        with cursor.cursor.copy(f"COPY {INCOMING} ({columns}) FROM STDIN") as copy:
+            copy.write(_copy_text(rows).encode("utf-8", "surrogatepass"))
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {INCOMING} "  # noqa: S608
+                       "ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key")
+        return {key for (key,) in cursor.fetchall()}
+
+
+def _insert_generic(rows: list[tuple]) -> set[str]:
     adapt_time = connection.ops.adapt_datetimefield_value  # what the ORM would store (UTC on SQLite)
-    for a in batch:
-        if a.dedup_key in existing or a.dedup_key in seen:
-            continue
-        seen.add(a.dedup_key)
-        rows.append((int(a.agency) if a.agency else None, a.dedup_key, a.source_format, adapt_time(a.time), a.src_ip, a.src_port,
-                     a.dest_ip, a.dest_port, a.protocol[:20], a.signature_id[:60], a.signature[:500], a.family[:120],
-                     a.source_category[:300], a.source_severity[:40], a.category, a.severity, a.rule[:160],
-                     a.sensor[:200], a.action[:40], AlertStatus.NEW.value, "", run.pk))
+    created: set[str] = set()
     with connection.cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_INSERT):
             chunk = rows[start:start + ROWS_PER_INSERT]
-            cursor.execute(_insert_sql(len(chunk)), [value for row in chunk for value in row])
-    return len(rows), len(batch) - len(rows)
+            cursor.execute(_insert_sql(len(chunk)), [adapt_time(v) if i == 3 else v
+                                                     for row in chunk for i, v in enumerate(row)])
+            created.update(key for (key,) in cursor.fetchall())
+    return created
+
+
+def _write_batch(batch: list, run: AlertImport) -> tuple[int, int]:
+    """Insert the alerts of ``batch`` whose keys are not stored yet and add them to the analytics
+    roll-ups: (created, duplicates). Must run inside a transaction."""
+    from citygov.soc import rollups
+
+    # Prepared dedup: the keys already stored are looked up first (one indexed query), so a
+    # re-import sends nothing; ON CONFLICT still settles a concurrent import of the same alert.
+    seen = set(Alert.objects.filter(dedup_key__in={a.dedup_key for a in batch}).values_list("dedup_key", flat=True))
+    rows = []
+    for a in batch:
+        if a.dedup_key in seen:
+            continue
+        seen.add(a.dedup_key)
+        rows.append((int(a.agency) if a.agency else None, a.dedup_key, a.source_format, a.time, a.src_ip, a.src_port,
+                     a.dest_ip, a.dest_port, a.protocol[:20], a.signature_id[:60], a.signature[:500], a.family[:120],
+                     a.source_category[:300], a.source_severity[:40], a.category, a.severity, a.rule[:160],
+                     a.sensor[:200], a.action[:40], AlertStatus.NEW.value, "", run.pk))
+    if not rows:
+        return 0, len(batch)
+    created = _insert_postgresql(rows) if connection.vendor == "postgresql" else _insert_generic(rows)
+    rollups.add(rollups.StoredAlert(r[3], r[0] or 0, r[14], r[15], r[9], r[10], r[11], r[4], r[6])
+                for r in rows if r[1] in created)
+    return len(created), len(batch) - len(created)
 
 
 def do_import_alerts(user, stream: BinaryIO, file_name: str, fmt: str = "auto") -> AlertImport:
@@ -499,8 +571,11 @@ def do_send_reminders(today: dt.date | None = None) -> ReminderRun:
     """Remind owners when an action comes within 7 days and within 1 day of its due date, when it is
     overdue (then weekly), and escalate actions 14 days late to the bureau once. Catching up after
     missed days sends one reminder, not one per missed day; running twice a day sends nothing new."""
+    from citygov.soc import mail
+
     today = today or timezone.localdate()
     counts = Counter()
+    outbox: list[tuple[Reminder, mail.Mail]] = []
     with transaction.atomic():
         actions = FollowUpAction.objects.filter(status__in=OPEN_STATES).select_related("case").order_by("id")
         for action in actions.prefetch_related("reminders"):
@@ -528,11 +603,332 @@ def do_send_reminders(today: dt.date | None = None) -> ReminderRun:
                 record_change(actor=None, action=ChangeAction.ACTION, obj=reminder, object_repr=message[:100],
                               note=f"soc reminder {kind}")
                 logger.info("soc reminder %s for action %d (agency %d)", kind, action.pk, action.agency_id)
+                to = mail.agency_addresses(action.agency_id)
                 if kind == Reminder.Kind.ESCALATED:
                     action.escalated_at = timezone.now()
                     action.save(update_fields=["escalated_at"])
+                    to = tuple(sorted(set(to) | set(mail.bureau_addresses())))
+                outbox.append((reminder, _reminder_mail(action, kind, message, to)))
+    # Mail after the commit: a slow or failing mail server never rolls back the reminders.
+    for (reminder, _mail), reached in zip(outbox, mail.send([m for _r, m in outbox]), strict=True):
+        if reached:
+            Reminder.objects.filter(pk=reminder.pk).update(recipients=reached)
     return ReminderRun(due_soon=counts[Reminder.Kind.DUE_SOON], overdue=counts[Reminder.Kind.OVERDUE],
                        escalated=counts[Reminder.Kind.ESCALATED])
+
+
+def _reminder_mail(action: FollowUpAction, kind: str, message: str, to: tuple[str, ...]):
+    """The e-mail of one reminder (Traditional Chinese first, English second)."""
+    from citygov.soc import mail
+
+    subjects = {Reminder.Kind.DUE_SOON: ("追蹤事項即將到期", "Follow-up action due soon"),
+                Reminder.Kind.OVERDUE: ("追蹤事項已逾期", "Follow-up action overdue"),
+                Reminder.Kind.ESCALATED: ("逾期追蹤事項陳報", "Overdue follow-up action escalated")}
+    zh, en = subjects[kind]
+    link = f"citygov /soc/cases/{action.case_id}/#action-{action.pk}"
+    body = (f"{zh}／{en}\n\n{message}\n\n案件 Case: {action.case.title}\n到期日 Due: {action.due_date:%Y-%m-%d}\n"
+            f"負責人 Owner: {action.owner or '-'}\n{link}\n")
+    return mail.Mail(subject=f"[citygov SOC] {zh} {en}: {action.recommendation[:60]}", body=body, to=to)
+
+
+# --- incidents (資安事件) and their legal clocks ----------------------------------------------------
+
+MILESTONES = {"notify": "notified_at", "review": "reviewed_at", "recover": "recovered_at", "report": "reported_at"}
+CLOCK_SKEW = dt.timedelta(minutes=5)  # a recorded time may be this far ahead of the server's clock
+
+
+@dataclass(frozen=True)
+class IncidentInput:
+    """What an incident is recorded with: the agency, what happened, its level and type, and when
+    the agency became aware of it (the clocks start there)."""
+
+    agency_id: int
+    title: str
+    level: int
+    aware_at: dt.datetime
+    kind: str = "other"
+    description: str = ""
+
+
+def do_add_incident_policy(user, name: str, effective_from: dt.date, note: str = "", **deadlines) -> IncidentPolicy:
+    """Record a version of the deadlines (``notify_hours``, ``review_hours_low`` … as in the model;
+    omitted ones take the 2021 text's values). One policy per effective date."""
+    _require(user, Capability.SOC_CASES)
+    if not name.strip():
+        raise InvalidInput(_("A policy needs the regulation's name."), fields={"name": [_("Required.")]})
+    if IncidentPolicy.objects.filter(effective_from=effective_from).exists():
+        raise Conflict(_("A policy in force from this day exists already."), code="duplicate_policy")
+    policy = IncidentPolicy(name=name.strip()[:200], effective_from=effective_from, note=note.strip(), **deadlines)
+    try:
+        policy.to_engine()  # the engine's checks (every deadline above zero, …)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="bad_policy") from None
+    with transaction.atomic():
+        policy.save()
+        record_change(actor=user, action=ChangeAction.CREATE, obj=policy, after=snapshot(policy), object_repr=str(policy))
+    return policy
+
+
+def policy_in_force(day: dt.date) -> IncidentPolicy | None:
+    """The dated policy in force on ``day`` (the earliest one for a day before all; None when the
+    table is empty, and the engine's documented default applies)."""
+    return (IncidentPolicy.objects.filter(effective_from__lte=day).order_by("-effective_from").first()
+            or IncidentPolicy.objects.order_by("effective_from").first())
+
+
+def _incident_for(user, incident_id: int) -> Incident:
+    incident = Incident.objects.for_agency(user).filter(pk=incident_id).first()
+    if incident is None:
+        raise NotFound(_("No such incident."))
+    return incident
+
+
+def _check_time(value: dt.datetime | None, field: str, now: dt.datetime) -> None:
+    if value is None:
+        raise InvalidInput(_("Give the date and time."), fields={field: [_("Required.")]})
+    if timezone.is_naive(value):
+        raise InvalidInput(_("The time needs a time zone."), fields={field: [_("The time needs a time zone.")]})
+    if value > now + CLOCK_SKEW:
+        raise InvalidInput(_("The time is in the future."), fields={field: [_("The time is in the future.")]})
+
+
+def check_create_incident(user, data: IncidentInput, now: dt.datetime | None = None) -> None:
+    """The bureau (``soc.cases``) records incidents; title, a level 1-4, a known type and agency, and
+    an awareness time not in the future are required."""
+    from citygov.agencies.models import Agency
+    from citygov.soc.models import CaseKind
+
+    _require(user, Capability.SOC_CASES)
+    if not data.title.strip():
+        raise InvalidInput(_("An incident needs a title."), fields={"title": [_("Required.")]})
+    if data.level not in clock_engine.LEVELS:
+        raise InvalidInput(_("The level must be 1, 2, 3 or 4."), fields={"level": [_("The level must be 1, 2, 3 or 4.")]})
+    if data.kind not in CaseKind.values:
+        raise InvalidInput(_("Unknown incident type."), fields={"kind": [_("Unknown incident type.")]})
+    if not Agency.objects.filter(pk=data.agency_id).exists():
+        raise InvalidInput(_("No such agency."), fields={"agency": [_("No such agency.")]})
+    _check_time(data.aware_at, "aware_at", now or timezone.now())
+
+
+def do_create_incident(user, data: IncidentInput, now: dt.datetime | None = None) -> Incident:
+    """Record an incident under the policy in force on the day the agency became aware of it."""
+    now = now or timezone.now()
+    check_create_incident(user, data, now)
+    with transaction.atomic():
+        incident = Incident.objects.create(
+            agency_id=data.agency_id, title=data.title.strip()[:200], kind=data.kind, level=data.level,
+            description=data.description.strip(), aware_at=data.aware_at,
+            policy=policy_in_force(timezone.localtime(data.aware_at).date()), created_by=user, created_at=now)
+        record_change(actor=user, action=ChangeAction.CREATE, obj=incident,
+                      after=snapshot(incident, ["agency", "title", "kind", "level", "aware_at", "policy"]),
+                      object_repr=incident.title)
+    return incident
+
+
+def check_record_milestone(user, incident_id: int, milestone: str, at: dt.datetime | None,
+                           now: dt.datetime | None = None) -> Incident:
+    """Notification, recovery and the report are recorded by the bureau or the incident's agency;
+    the level review only by the bureau. Each once, in order, not before awareness nor in the future."""
+    if milestone not in MILESTONES:
+        raise InvalidInput(_("Unknown milestone."), code="bad_milestone")
+    if milestone == "review":
+        _require(user, Capability.SOC_CASES)
+    elif not (user.has_capability(Capability.SOC_CASES) or user.has_capability(Capability.SOC_FOLLOW_UP)):
+        raise Forbidden(_("Your role does not allow this."))
+    incident = _incident_for(user, incident_id)
+    if not user.has_capability(Capability.SOC_CASES) and not can_reach_agency(user, incident.agency_id):
+        raise NotFound(_("No such incident."))
+    if getattr(incident, MILESTONES[milestone]) is not None:
+        raise Conflict(_("This milestone is recorded already."), code="invalid_transition")
+    if milestone == "review" and incident.notified_at is None:
+        raise Conflict(_("Record the notification before the level review."), code="invalid_transition")
+    if milestone == "report" and incident.recovered_at is None:
+        raise Conflict(_("Record the recovery before the report."), code="invalid_transition")
+    _check_time(at, "at", now or timezone.now())
+    if at < incident.aware_at:
+        raise InvalidInput(_("The time is before the agency became aware of the incident."),
+                           fields={"at": [_("The time is before the agency became aware of the incident.")]})
+    return incident
+
+
+def do_record_milestone(user, incident_id: int, milestone: str, at: dt.datetime | None = None,
+                        now: dt.datetime | None = None) -> Incident:
+    """Record when a milestone was met (default: now); recording the report closes the incident."""
+    now = now or timezone.now()
+    at = at or now
+    incident = check_record_milestone(user, incident_id, milestone, at, now)
+    field = MILESTONES[milestone]
+    with transaction.atomic():
+        before = snapshot(incident, [field])
+        setattr(incident, field, at)
+        incident.save(update_fields=[field])
+        record_change(actor=user, action=ChangeAction.UPDATE, obj=incident, before=before,
+                      after=snapshot(incident, [field]), object_repr=incident.title, note=f"soc incident {milestone}")
+    return incident
+
+
+def check_change_level(user, incident_id: int, level: int, reason: str) -> Incident:
+    """The bureau changes the level of an open incident, saying why."""
+    _require(user, Capability.SOC_CASES)
+    incident = _incident_for(user, incident_id)
+    if incident.is_closed:
+        raise Conflict(_("The incident is closed."), code="invalid_transition")
+    if level not in clock_engine.LEVELS:
+        raise InvalidInput(_("The level must be 1, 2, 3 or 4."), fields={"level": [_("The level must be 1, 2, 3 or 4.")]})
+    if level == incident.level:
+        raise Conflict(_("The incident has this level already."), code="unchanged")
+    if not reason.strip():
+        raise InvalidInput(_("Say why the level changes."), fields={"reason": [_("Required.")]})
+    return incident
+
+
+def do_change_level(user, incident_id: int, level: int, reason: str) -> Incident:
+    """Change the level (the review and recovery deadlines follow the new level)."""
+    incident = check_change_level(user, incident_id, level, reason)
+    with transaction.atomic():
+        before = snapshot(incident, ["level"])
+        incident.level = level
+        incident.save(update_fields=["level"])
+        record_change(actor=user, action=ChangeAction.UPDATE, obj=incident, before=before,
+                      after=snapshot(incident, ["level"]), object_repr=incident.title, note=reason.strip()[:500])
+    return incident
+
+
+def _agency_and_below(agency_id: int) -> set[int]:
+    """The agency and every agency below it (a museum's alerts belong to its department's incident)."""
+    from citygov.agencies.models import Agency
+
+    parents = dict(Agency.objects.values_list("id", "parent_id"))
+    result = set()
+    for candidate in parents:
+        cursor, seen = candidate, set()
+        while cursor is not None and cursor not in seen:
+            if cursor == agency_id:
+                result.add(candidate)
+                break
+            seen.add(cursor)
+            cursor = parents.get(cursor)
+    return result | {agency_id}
+
+
+def check_link_alerts(user, incident_id: int, alert_ids: list[int]) -> tuple[Incident, list[Alert]]:
+    """Analysts link alerts they can see to an incident of the same agency (or of an agency above)."""
+    if not (user.has_capability(Capability.SOC_TRIAGE) or user.has_capability(Capability.SOC_CASES)):
+        raise Forbidden(_("Your role does not allow this."))
+    incident = _incident_for(user, incident_id)
+    if not alert_ids:
+        raise InvalidInput(_("Name at least one alert."), fields={"alerts": [_("Required.")]})
+    alerts = list(Alert.objects.for_agency(user).filter(pk__in=alert_ids))
+    missing = sorted(set(alert_ids) - {a.pk for a in alerts})
+    if missing:
+        raise InvalidInput(_("No such alerts: {ids}").format(ids=", ".join(map(str, missing))),
+                           fields={"alerts": [_("No such alerts: {ids}").format(ids=", ".join(map(str, missing)))]})
+    allowed = _agency_and_below(incident.agency_id)
+    other = [a.pk for a in alerts if a.agency_id is not None and a.agency_id not in allowed]
+    if other:
+        raise InvalidInput(_("Alerts of another agency: {ids}").format(ids=", ".join(map(str, other))),
+                           fields={"alerts": [_("Alerts of another agency: {ids}").format(ids=", ".join(map(str, other)))]})
+    return incident, alerts
+
+
+def do_link_alerts(user, incident_id: int, alert_ids: list[int], *, whole_group: bool = False) -> int:
+    """Link alerts (each with its whole recurrence group when asked) to the incident; returns how
+    many were newly linked."""
+    incident, alerts = check_link_alerts(user, incident_id, alert_ids)
+    allowed = _agency_and_below(incident.agency_id)
+    with transaction.atomic():
+        ids = {a.pk for a in alerts}
+        if whole_group:
+            for alert in alerts:
+                ids |= set(group_alerts(user, alert).filter(agency_id__in=allowed).values_list("pk", flat=True))
+        new = sorted(ids - set(incident.alerts.values_list("pk", flat=True)))
+        incident.alerts.add(*new)
+        if new:
+            record_change(actor=user, action=ChangeAction.UPDATE, obj=incident, object_repr=incident.title,
+                          after={"alerts_linked": new[:200], "count": len(new)}, note="soc incident alerts linked")
+    return len(new)
+
+
+def check_link_case(user, incident_id: int, case_id: int | None) -> tuple[Incident, ForensicCase | None]:
+    """The bureau links an incident to a forensic case of the same agency (or opens one for it)."""
+    _require(user, Capability.SOC_CASES)
+    incident = _incident_for(user, incident_id)
+    if incident.case_id is not None:
+        raise Conflict(_("The incident has a forensic case already."), code="invalid_transition")
+    case = None
+    if case_id is not None:
+        case = _case_for(user, case_id)
+        if case.agency_id != incident.agency_id:
+            raise InvalidInput(_("The case belongs to another agency."), fields={"case": [_("The case belongs to another agency.")]})
+    return incident, case
+
+
+def do_link_case(user, incident_id: int, case_id: int | None = None) -> ForensicCase:
+    """Link the incident to case ``case_id``, or open a forensic case for it (same agency, type,
+    title and awareness time)."""
+    incident, case = check_link_case(user, incident_id, case_id)
+    with transaction.atomic():
+        if case is None:
+            case = do_create_case(user, CaseInput(agency_id=incident.agency_id, title=incident.title, kind=incident.kind,
+                                                  scope=incident.description, aware_at=incident.aware_at))
+        before = snapshot(incident, ["case"])
+        incident.case = case
+        incident.save(update_fields=["case"])
+        record_change(actor=user, action=ChangeAction.UPDATE, obj=incident, before=before,
+                      after=snapshot(incident, ["case"]), object_repr=incident.title)
+    return case
+
+
+@dataclass(frozen=True)
+class ClockRun:
+    """What one clock check sent."""
+
+    due_soon: int = 0
+    overdue: int = 0
+
+
+def do_check_incident_clocks(now: dt.datetime | None = None) -> ClockRun:
+    """Notify the agency and the bureau (a stored notice, the change log and an e-mail) when a clock
+    of an open incident becomes due soon and when it becomes overdue — each once."""
+    from citygov.soc import mail
+
+    now = now or timezone.now()
+    counts: Counter = Counter()
+    outbox: list[tuple[IncidentNotice, mail.Mail]] = []
+    with transaction.atomic():
+        sent = set(IncidentNotice.objects.filter(incident__reported_at__isnull=True).values_list(
+            "incident_id", "clock", "state"))
+        for incident in Incident.objects.filter(reported_at__isnull=True).select_related("policy", "agency"):
+            for clock in incident.clocks(now):
+                if clock.state not in (clock_engine.DUE_SOON, clock_engine.OVERDUE):
+                    continue
+                if (incident.pk, clock.key, clock.state) in sent:
+                    continue
+                notice = IncidentNotice.objects.create(
+                    incident=incident, agency_id=incident.agency_id, clock=clock.key, state=clock.state, due=clock.due,
+                    message=_incident_message(incident, clock), created_at=now)
+                counts[clock.state] += 1
+                record_change(actor=None, action=ChangeAction.ACTION, obj=notice, object_repr=notice.message[:100],
+                              note=f"soc incident clock {clock.key} {clock.state}")
+                logger.info("soc incident %d clock %s %s", incident.pk, clock.key, clock.state)
+                to = tuple(sorted(set(mail.agency_addresses(incident.agency_id)) | set(mail.bureau_addresses())))
+                outbox.append((notice, mail.Mail(subject=f"[citygov SOC] {notice.message[:120]}",
+                                                 body=f"{notice.message}\n\ncitygov /soc/incidents/{incident.pk}/\n",
+                                                 to=to)))
+    for (notice, _mail), reached in zip(outbox, mail.send([m for _n, m in outbox]), strict=True):
+        if reached:
+            IncidentNotice.objects.filter(pk=notice.pk).update(recipients=reached)
+    return ClockRun(due_soon=counts[clock_engine.DUE_SOON], overdue=counts[clock_engine.OVERDUE])
+
+
+def _incident_message(incident: Incident, clock) -> str:
+    """Traditional Chinese first, English second: which clock, which incident, when due."""
+    due = timezone.localtime(clock.due).strftime("%Y-%m-%d %H:%M")
+    zh_state, en_state = {clock_engine.DUE_SOON: ("即將到期", "due soon"), clock_engine.OVERDUE: ("已逾期", "overdue")}[
+        clock.state]
+    zh, en = clock_engine.CLOCK_LABELS[clock.key]
+    return (f"資安事件「{incident.title}」（第{incident.level}級）{zh}{zh_state}，期限 {due}／"
+            f"Incident {incident.pk} (level {incident.level}): {en.lower()} {en_state}, due {due}")[:500]
 
 
 # --- listener batches -----------------------------------------------------------------------------

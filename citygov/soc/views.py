@@ -429,3 +429,99 @@ def network_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     networks = AgencyNetwork.objects.for_agency(user).select_related("agency")
     return render(request, "soc/network_list.html", {"networks": networks, "form": form})
+
+
+# --- incidents ------------------------------------------------------------------------------------
+
+INCIDENT_STATES = (("overdue", gettext_lazy("Overdue")), ("due_soon", gettext_lazy("Due soon")),
+                   ("on_time", gettext_lazy("On time")))
+
+
+@soc_page
+def incident_list(request: HttpRequest) -> HttpResponse:
+    """Incidents with their legal clocks (``?state=overdue|due_soon|on_time``); the bureau records
+    new ones here."""
+    user = request.user
+    form = None
+    if can_act(user, Capability.SOC_CASES):
+        form = forms.IncidentForm(request.POST or None, agencies=_agencies(user))
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                incident = services.do_create_incident(user, services.IncidentInput(
+                    agency_id=data["agency"].pk, title=data["title"], kind=data["kind"], level=data["level"],
+                    aware_at=data["aware_at"], description=data["description"]))
+                return redirect("soc:incident_detail", pk=incident.pk)
+            except ServiceError as exc:
+                _refusal(request, exc)
+    elif request.method == "POST":
+        raise PermissionDenied
+    state = request.GET.get("state", "")
+    state = state if state in dict(INCIDENT_STATES) else ""
+    return render(request, "soc/incident_list.html", {
+        "rows": queries.incident_rows(user, state=state), "state": state, "states": INCIDENT_STATES, "form": form})
+
+
+def _incident(request: HttpRequest, pk: int):
+    incident = queries.incidents_for(request.user).filter(pk=pk).first()
+    if incident is None:
+        raise Http404
+    return incident
+
+
+@soc_page
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An incident: its clocks (due, met, state), milestones, level, linked alerts and case, notices
+    and its change history."""
+    from citygov.core.models import ChangeLog
+
+    user = request.user
+    incident = _incident(request, pk)
+    can_cases = can_act(user, Capability.SOC_CASES)
+    can_record = can_cases or can_act(user, Capability.SOC_FOLLOW_UP)
+    open_cases = queries.cases_for(user).filter(status=CaseStatus.OPEN, agency_id=incident.agency_id)
+    return render(request, "soc/incident_detail.html", {
+        "incident": incident, "clocks": incident.clocks(), "now": timezone.now(),
+        "alerts": incident.alerts.order_by("-time")[:100], "alert_count": incident.alerts.count(),
+        "notices": incident.notices.all()[:50],
+        "history": ChangeLog.objects.filter(object_type="soc.incident", object_id=str(incident.pk)).order_by(
+            "-id").select_related("actor")[:50],
+        "milestone_form": forms.MilestoneForm() if can_record and not incident.is_closed else None,
+        "level_form": forms.LevelForm(initial={"level": incident.level}) if can_cases and not incident.is_closed
+        else None,
+        "link_form": forms.LinkAlertsForm() if can_act(user, Capability.SOC_TRIAGE) or can_cases else None,
+        "case_form": forms.LinkCaseForm(cases=open_cases) if can_cases and incident.case_id is None else None,
+    })
+
+
+@soc_page
+@require_POST
+def incident_update(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+    """Record a milestone, change the level, link alerts, or link or open a forensic case."""
+    user = request.user
+    incident = _incident(request, pk)
+    forms_by_verb = {"milestone": lambda: forms.MilestoneForm(request.POST),
+                     "level": lambda: forms.LevelForm(request.POST),
+                     "alerts": lambda: forms.LinkAlertsForm(request.POST),
+                     "case": lambda: forms.LinkCaseForm(request.POST, cases=queries.cases_for(user))}
+    if verb not in forms_by_verb:
+        raise Http404
+    form = forms_by_verb[verb]()
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("soc:incident_detail", pk=incident.pk)
+    data = form.cleaned_data
+    try:
+        if verb == "milestone":
+            services.do_record_milestone(user, incident.pk, data["milestone"], data["at"])
+        elif verb == "level":
+            services.do_change_level(user, incident.pk, data["level"], data["reason"])
+        elif verb == "alerts":
+            count = services.do_link_alerts(user, incident.pk, data["alerts"], whole_group=data["whole_group"])
+            messages.success(request, _("{count} alerts linked.").format(count=count))
+        else:
+            case = services.do_link_case(user, incident.pk, data["case"].pk if data["case"] else None)
+            messages.success(request, _("Linked to the forensic case {title}.").format(title=case.title))
+    except ServiceError as exc:
+        _refusal(request, exc)
+    return redirect("soc:incident_detail", pk=incident.pk)

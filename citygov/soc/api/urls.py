@@ -9,6 +9,7 @@ router = SimpleRouter()
 router.register("alerts", views.AlertViewSet, basename="soc-alert")
 router.register("imports", views.ImportViewSet, basename="soc-import")
 router.register("cases", views.CaseViewSet, basename="soc-case")
+router.register("incidents", views.IncidentViewSet, basename="soc-incident")
 router.register("actions", views.ActionViewSet, basename="soc-action")
 
 urlpatterns = [

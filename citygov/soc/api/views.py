@@ -122,3 +122,65 @@ class ActionViewSet(_SocReads, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         updated = services.do_verify_action(request.user, item.pk, data.validated_data["accept"],
                                             data.validated_data["note"])
         return Response(s.FollowUpActionSerializer(updated).data)
+
+
+class IncidentViewSet(_SocReads, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Incidents (資安事件) with their legal clocks; the bureau records them, milestones are recorded
+    by the bureau or the agency, alerts and a forensic case are linked."""
+
+    serializer_class = s.IncidentSerializer
+    filterset_fields = ["agency", "level", "kind"]
+
+    def get_queryset(self):
+        return queries.incidents_for(self.request.user).prefetch_related("alerts").order_by("-aware_at", "-id")
+
+    def _fresh(self, pk: int):
+        return s.IncidentSerializer(self.get_queryset().get(pk=pk)).data
+
+    @extend_schema(request=s.IncidentCreateSerializer, responses={201: s.IncidentSerializer})
+    def create(self, request):
+        """Record an incident (``soc.cases``)."""
+        data = s.IncidentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        incident = services.do_create_incident(request.user, services.IncidentInput(
+            agency_id=v["agency"], title=v["title"], kind=v["kind"], level=v["level"], aware_at=v["aware_at"],
+            description=v["description"]))
+        return Response(self._fresh(incident.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.MilestoneSerializer, responses=s.IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def milestone(self, request, pk=None):
+        """Record when notification, level review, recovery or the report happened (default now)."""
+        incident = self.get_object()
+        data = s.MilestoneSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.do_record_milestone(request.user, incident.pk, data.validated_data["milestone"],
+                                     data.validated_data["at"])
+        return Response(self._fresh(incident.pk))
+
+    @extend_schema(request=s.LevelSerializer, responses=s.IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def level(self, request, pk=None):
+        """Change the level, with the reason (the bureau)."""
+        incident = self.get_object()
+        data = s.LevelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.do_change_level(request.user, incident.pk, data.validated_data["level"],
+                                 data.validated_data["reason"])
+        return Response(self._fresh(incident.pk))
+
+    @extend_schema(request=s.LinkSerializer, responses=s.IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def link(self, request, pk=None):
+        """Link alerts (optionally with their recurrence groups), and/or a forensic case (``case``, or
+        ``new_case`` to open one)."""
+        incident = self.get_object()
+        data = s.LinkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v["alerts"]:
+            services.do_link_alerts(request.user, incident.pk, v["alerts"], whole_group=v["whole_group"])
+        if v["case"] is not None or v["new_case"]:
+            services.do_link_case(request.user, incident.pk, v["case"])
+        return Response(self._fresh(incident.pk))

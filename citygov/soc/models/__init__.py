@@ -1,5 +1,6 @@
-"""SOC models: alerts and their imports, the agency CIDR table, classification rules, forensic
-cases and their follow-up actions."""
+"""SOC models: alerts and their imports, the analytics roll-ups, the agency CIDR table,
+classification rules, incidents with their dated policies, forensic cases and their follow-up
+actions."""
 
 from citygov.soc.models.alerts import (
     AgencyNetwork,
@@ -17,6 +18,9 @@ from citygov.soc.models.cases import (
     ForensicCase,
     Reminder,
 )
+from citygov.soc.models.incidents import Incident, IncidentNotice, IncidentPolicy
+from citygov.soc.models.rollups import AlertDaily, AlertEndpointTotal, AlertGroupTotal
 
-__all__ = ["ActionStatus", "AgencyNetwork", "Alert", "AlertImport", "AlertStatus", "CaseKind", "CaseStatus",
-           "ClassificationRule", "FollowUpAction", "ForensicCase", "Reminder", "SocQuerySet"]
+__all__ = ["ActionStatus", "AgencyNetwork", "Alert", "AlertDaily", "AlertEndpointTotal", "AlertGroupTotal", "AlertImport", "AlertStatus", "CaseKind", "CaseStatus",
+           "ClassificationRule", "FollowUpAction", "ForensicCase", "Incident", "IncidentNotice", "IncidentPolicy", "Reminder",
+           "SocQuerySet"]

@@ -130,9 +130,12 @@ class AlertStatus(models.TextChoices):
 class Alert(models.Model):
     """One normalised alert; source values kept verbatim beside our category and severity."""
 
+    # Few indexes on purpose: every index costs ingestion time (a speed target), and the analytics
+    # read the roll-ups, not this table. (agency, time) covers the agency; the dedup key's unique
+    # constraint is a plain one (no PostgreSQL LIKE twin index).
     agency = models.ForeignKey("agencies.Agency", verbose_name=_("agency"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="soc_alerts")
-    dedup_key = models.CharField(_("dedup key"), max_length=40, unique=True)
+                               on_delete=models.PROTECT, related_name="soc_alerts", db_index=False)
+    dedup_key = models.CharField(_("dedup key"), max_length=40)
     source_format = models.CharField(_("source format"), max_length=20)
     time = models.DateTimeField(_("time"), db_index=True)
     src_ip = models.CharField(_("source IP"), max_length=45, blank=True)
@@ -145,13 +148,12 @@ class Alert(models.Model):
     family = models.CharField(_("signature family"), max_length=120, blank=True)
     source_category = models.CharField(_("source category"), max_length=300, blank=True)
     source_severity = models.CharField(_("source severity"), max_length=40, blank=True)
-    category = models.CharField(_("category"), max_length=40, choices=CATEGORY_CHOICES, db_index=True)
-    severity = models.CharField(_("severity"), max_length=10, choices=SEVERITY_CHOICES, db_index=True)
+    category = models.CharField(_("category"), max_length=40, choices=CATEGORY_CHOICES)
+    severity = models.CharField(_("severity"), max_length=10, choices=SEVERITY_CHOICES)
     rule = models.CharField(_("classified by"), max_length=160, blank=True)
     sensor = models.CharField(_("sensor"), max_length=200, blank=True)
     action = models.CharField(_("action taken"), max_length=40, blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.NEW,
-                              db_index=True)
+    status = models.CharField(_("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.NEW)
     status_reason = models.CharField(_("reason"), max_length=500, blank=True)
     case = models.ForeignKey("soc.ForensicCase", verbose_name=_("case"), null=True, blank=True,
                              on_delete=models.SET_NULL, related_name="alerts")
@@ -168,6 +170,7 @@ class Alert(models.Model):
             models.Index(fields=["signature_id", "src_ip", "dest_ip"], name="soc_alert_recurrence"),
             models.Index(fields=["agency", "time"], name="soc_alert_agency_time"),
         ]
+        constraints = [models.UniqueConstraint(fields=["dedup_key"], name="soc_alert_dedup_key_unique")]
 
     def __str__(self) -> str:
         return self.signature

@@ -132,6 +132,7 @@ class Reminder(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     day = models.DateField(_("day"))
     message = models.CharField(_("message"), max_length=500)
+    recipients = models.PositiveIntegerField(_("e-mail recipients"), default=0)
     created_at = models.DateTimeField(_("sent at"), default=timezone.now)
 
     objects = SocQuerySet.as_manager()

@@ -65,3 +65,13 @@ def test_import_refused_for_an_agency_user(admin_a):
     with pytest.raises(CommandError) as failure:
         call_command("soc", "import", str(DATA / "honeypot-2018-alerts.json"), "--user", admin_a.username)
     assert failure.value.returncode == 1
+
+
+@pytest.mark.django_db
+def test_listen_with_tls_but_no_certificate_is_bad_input(analyst, settings):
+    from citygov.config import SocSettings
+
+    settings.SOC = SocSettings(syslog_tls_cert=None, syslog_tls_key=None, syslog_tls_client_ca=None)
+    with pytest.raises(CommandError) as failure:
+        call_command("soc", "listen", "--user", analyst.username, "--tls", "0")
+    assert failure.value.returncode == 2 and "CITYGOV_SOC_SYSLOG_TLS_CERT" in str(failure.value)

@@ -250,3 +250,42 @@ def test_trend_flags_deviating_months():
         ("2024-12", 150, None, False), ("2025-01", 40, -73.3, False)]
     assert analysis.add(alerts[0]) is False
     assert analysis.duplicates == 1
+
+
+def test_fast_suricata_path_equals_the_general_builder():
+    """The hot path (cached signature info, inline dedup key, make_alert) gives the very alert the
+    general ``Context.build`` with ``dedup_key`` gives: same fields, same keys (re-imports rely on it)."""
+    from citygov.soc.engine.normalise import dedup_key, parse_ip, parse_port, severity_suricata
+
+    cidr = CidrTable([("10.0.0.0/8", "lab"), ("192.168.0.0/16", "office")])
+    fast_ctx, slow_ctx = formats.Context(cidr=cidr), formats.Context(cidr=cidr)
+    records = eve_records(DATA / "eve-suricata-verify.ndjson") + eve_records(DATA / "honeypot-2018-alerts.json")
+    for obj in records:
+        alert = obj["alert"]
+        sid = formats._text(alert.get("signature_id"))
+        expected = slow_ctx.build(
+            source_format="suricata", key=dedup_key("suricata", obj.get("flow_id"), alert.get("gid"), sid,
+                                                    obj.get("timestamp"), obj.get("pcap_cnt"), obj.get("tx_id")),
+            time=parse_time(obj.get("timestamp")), src_ip=parse_ip(obj.get("src_ip")),
+            src_port=parse_port(obj.get("src_port")), dest_ip=parse_ip(obj.get("dest_ip")),
+            dest_port=parse_port(obj.get("dest_port")), protocol=formats._text(obj.get("proto")), signature_id=sid,
+            signature=formats._text(alert.get("signature")), source_category=formats._text(alert.get("category")),
+            source_severity=formats._text(alert.get("severity")), severity=severity_suricata(alert.get("severity")),
+            sensor=formats._text(obj.get("host") or obj.get("in_iface")), action=formats._text(alert.get("action")))
+        got = formats.normalise_suricata(obj, fast_ctx)
+        assert got == expected and hash(got) == hash(expected)
+    assert len(records) == 256 + 44
+
+
+def test_ndjson_lines_across_the_first_read_and_odd_lines():
+    """Lines that straddle the first 64 KiB read, a BOM, blank lines, CRLF, NaN and bad UTF-8."""
+    lines = (DATA / "eve-suricata-verify.ndjson").read_bytes().splitlines()
+    body = b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n\r\n" + b'{"event_type": "alert", "x": NaN}\n' + b"\xff\n"
+    alerts, rejected, stats = read(body)
+    assert len(alerts) == 256 and len(body) > formats.CHUNK
+    assert [(r.line, r.reason) for r in rejected] == [
+        (len(lines) + 2, "unrecognised JSON record (無法辨識的格式)"),
+        (len(lines) + 3, "line is not valid UTF-8 (編碼錯誤)")]
+    assert (stats.records, stats.encoding) == (len(lines) + 1, "utf-8")
+    no_newline = b"\n".join(lines)
+    assert len(read(no_newline)[0]) == 256

@@ -142,12 +142,18 @@ def test_demo_seeds_cases_alerts_and_overdue_actions(reference_data, client_for)
 
     admin, _ = do_ensure_admin()
     result = seed_soc_demo(admin)
-    assert (result.alerts, result.cases, result.actions) == (600, 4, 12)
+    assert (result.alerts, result.cases, result.actions, result.incidents) == (600, 4, 12, 4)
     assert FollowUpAction.objects.filter(status=ActionStatus.VERIFIED).count() == 3
     overdue = [a for a in FollowUpAction.objects.all() if a.is_overdue()]
     assert len(overdue) == 3
     assert Reminder.objects.filter(kind="overdue").count() == 3
     assert ForensicCase.objects.get(title="文化局及美術館設備入侵告警").alerts.count() >= 2
+    from citygov.soc.models import Incident, IncidentNotice
+
+    states = {i.title: i.clock_state() for i in Incident.objects.all()}
+    assert sorted(states.values()) == ["done", "due_soon", "overdue", "overdue"]
+    assert sorted(IncidentNotice.objects.values_list("clock", "state")) == [
+        ("notify", "due_soon"), ("recover", "overdue"), ("report", "overdue")]
     assert seed_soc_demo(admin) == type(result)()
     client = client_for(admin)
     overview = client.get(reverse("soc:overview")).content.decode()

@@ -6,7 +6,7 @@ Examples::
     citygov soc analyse export.csv --format csv --json
     citygov soc import eve.json --user analyst                  # idempotent; bad lines on stderr
     citygov soc import eve.json --user analyst --format jsonl
-    citygov soc listen --user analyst --udp 5514 --tcp 5514     # syslog listener (CEF/LEEF/JSON)
+    citygov soc listen --user analyst --udp 5514 --tcp 5514 --tls 6514   # syslog listener (CEF/LEEF/JSON)
     citygov soc remind                                          # follow-up reminders (also a daily job)
 
 Exit codes: 0 success, 1 failure (e.g. some lines were rejected — the good ones are still counted or
@@ -159,17 +159,32 @@ def _listen_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--udp", type=int, default=None, help="UDP port (0: any free port)")
     parser.add_argument("--tcp", type=int, default=None, help="TCP port (0: any free port)")
+    parser.add_argument("--tls", type=int, default=None,
+                        help="TLS port (RFC 5425; certificate and key from CITYGOV_SOC_SYSLOG_TLS_CERT/_KEY)")
     parser.add_argument("--flush-seconds", type=float, default=1.0)
 
 
 def _listen(command: BaseCommand, options: dict) -> None:
-    from citygov.soc.listener import serve
+    from django.conf import settings
+
+    from citygov.soc.listener import serve, tls_context
 
     user = acting_user(options["user"])
-    if options["udp"] is None and options["tcp"] is None:
-        raise CommandError("give --udp PORT and/or --tcp PORT", returncode=EXIT_BAD_INPUT)
-    serve(user, host=options["host"], udp_port=options["udp"], tcp_port=options["tcp"],
-          flush_seconds=options["flush_seconds"], out=command.stdout)
+    if options["udp"] is None and options["tcp"] is None and options["tls"] is None:
+        raise CommandError("give --udp PORT, --tcp PORT and/or --tls PORT (請指定接收埠)", returncode=EXIT_BAD_INPUT)
+    tls = None
+    if options["tls"] is not None:
+        soc = settings.SOC
+        if soc.syslog_tls_cert is None:
+            raise CommandError("--tls needs CITYGOV_SOC_SYSLOG_TLS_CERT and CITYGOV_SOC_SYSLOG_TLS_KEY "
+                               "(TLS 需設定憑證與私鑰)", returncode=EXIT_BAD_INPUT)
+        try:
+            tls = tls_context(soc.syslog_tls_cert, soc.syslog_tls_key, soc.syslog_tls_client_ca)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise CommandError(f"cannot load the TLS certificate or key: {exc} (無法載入 TLS 憑證或私鑰)",
+                               returncode=EXIT_BAD_INPUT) from None
+    serve(user, host=options["host"], udp_port=options["udp"], tcp_port=options["tcp"], tls_port=options["tls"],
+          tls=tls, flush_seconds=options["flush_seconds"], out=command.stdout)
 
 
 # --- remind ---------------------------------------------------------------------------------------
@@ -192,7 +207,8 @@ def _remind(command: BaseCommand, options: dict) -> None:
 SUBCOMMANDS: dict[str, SubCommand] = {
     "analyse": SubCommand("analyse alert files without a database (JSON report)", _analyse_arguments, _analyse),
     "import": SubCommand("import alert files into the database (idempotent)", _import_arguments, _import),
-    "listen": SubCommand("receive syslog (CEF, LEEF, JSON) over UDP and/or TCP", _listen_arguments, _listen),
+    "listen": SubCommand("receive syslog (CEF, LEEF, JSON) over UDP, TCP and/or TLS", _listen_arguments,
+                         _listen),
     "remind": SubCommand("send follow-up reminders and escalations due today", _remind_arguments, _remind),
 }
 
