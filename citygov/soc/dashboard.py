@@ -63,8 +63,10 @@ def _follow_up(user) -> dashboard.TileValue:
 def _incidents(user) -> dashboard.TileValue:
     """Open incidents in the user's scope with an overdue legal clock."""
     from citygov.soc.engine.clocks import OVERDUE
-    from citygov.soc.queries import incident_rows
+    from citygov.soc.queries import incident_rows, incidents_for
 
+    if not incidents_for(user).exists():
+        return _empty()  # no incident recorded yet: the module's empty state, like the other tiles
     rows = incident_rows(user, open_only=True)
     if not rows:
         return dashboard.TileValue(value=0, unit=_("overdue"), status=dashboard.STATUS_OK,
