@@ -62,12 +62,11 @@ class Device(models.Model):
         return self.hostname
 
 
-class InstalledSoftware(models.Model):
-    """One program or package installed on a device, with its CPE identification and known CVEs."""
+class IdentifiedSoftware(models.Model):
+    """A software name as an inventory lists it, with its CPE identification and known CVEs: the
+    fields shared by installed software and core-system components (both filled by the same
+    identification, ``services._identify_and_match``)."""
 
-    agency = models.ForeignKey("agencies.Agency", verbose_name=_("agency"), on_delete=models.PROTECT,
-                               related_name="security_software")
-    device = models.ForeignKey(Device, verbose_name=_("device"), on_delete=models.CASCADE, related_name="software")
     display_name = models.CharField(_("display name"), max_length=300)
     display_version = models.CharField(_("display version"), max_length=100, blank=True)
     publisher = models.CharField(_("publisher"), max_length=200, blank=True)
@@ -82,6 +81,17 @@ class InstalledSoftware(models.Model):
     cve_count = models.PositiveIntegerField(_("known CVEs"), default=0)
     worst_severity = models.CharField(_("worst severity"), max_length=10, choices=Severity.choices, blank=True)
     cve_ids = models.JSONField(_("CVE identifiers"), default=list, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class InstalledSoftware(IdentifiedSoftware):
+    """One program or package installed on a device, with its CPE identification and known CVEs."""
+
+    agency = models.ForeignKey("agencies.Agency", verbose_name=_("agency"), on_delete=models.PROTECT,
+                               related_name="security_software")
+    device = models.ForeignKey(Device, verbose_name=_("device"), on_delete=models.CASCADE, related_name="software")
 
     objects = AgencyScopedQuerySet.as_manager()
 
@@ -179,27 +189,13 @@ class CoreSystem(models.Model):
         return self.name
 
 
-class SystemComponent(models.Model):
+class SystemComponent(IdentifiedSoftware):
     """A software component of a system, identified to a CPE with its known CVEs (like an inventory row)."""
 
     agency = models.ForeignKey("agencies.Agency", verbose_name=_("agency"), on_delete=models.PROTECT,
                                related_name="security_components")
     system = models.ForeignKey(CoreSystem, verbose_name=_("system"), on_delete=models.CASCADE,
                                related_name="components")
-    display_name = models.CharField(_("display name"), max_length=300)
-    display_version = models.CharField(_("display version"), max_length=100, blank=True)
-    publisher = models.CharField(_("publisher"), max_length=200, blank=True)
-    status = models.CharField(_("identification"), max_length=12, choices=IdentificationStatus.choices)
-    cpe = models.CharField(_("CPE"), max_length=300, blank=True)
-    vendor = models.CharField(_("vendor"), max_length=120, blank=True)
-    product = models.CharField(_("product"), max_length=160, blank=True)
-    version = models.CharField(_("version"), max_length=100, blank=True)
-    confidence = models.FloatField(_("confidence"), default=0.0)
-    rule = models.CharField(_("deciding rule"), max_length=40, blank=True)
-    reason = models.CharField(_("reason"), max_length=300, blank=True)
-    cve_count = models.PositiveIntegerField(_("known CVEs"), default=0)
-    worst_severity = models.CharField(_("worst severity"), max_length=10, choices=Severity.choices, blank=True)
-    cve_ids = models.JSONField(_("CVE identifiers"), default=list, blank=True)
     critical_cve_ids = models.JSONField(_("critical CVE identifiers"), default=list, blank=True)
 
     objects = AgencyScopedQuerySet.as_manager()

@@ -95,17 +95,24 @@ def identifier_with_mappings() -> Identifier:
     return Identifier(load_tables(), load_products(), manual)
 
 
+def _identify_and_match(identifier: Identifier, row: InventoryRow) -> tuple[dict, list]:
+    """The :class:`~citygov.security.models.IdentifiedSoftware` fields of ``row`` (CPE identification
+    and the CVEs matched to it), and the matched CVEs themselves."""
+    result = identifier.identify(row)
+    analysed, _awaiting = cves_for(result, load_vulns(), row.display_name)
+    worst = max((h.severity for h in analysed), key=_SEVERITY_ORDER.index, default="")
+    fields = {"status": result.status, "cpe": result.cpe[:300], "vendor": result.vendor[:120],
+              "product": result.product[:160], "version": result.version[:100], "confidence": result.confidence,
+              "rule": result.rule[:40], "reason": result.reason[:300], "cve_count": len(analysed),
+              "worst_severity": worst, "cve_ids": [h.cve_id for h in analysed[:50]]}
+    return fields, analysed
+
+
 def _identified_fields(identifier: Identifier, row: InventoryRow, cache: dict | None = None) -> dict:
     # Inventories repeat the same programs on many devices: identify and match each distinct row once.
     if cache is not None and row in cache:
         return cache[row]
-    result = identifier.identify(row)
-    analysed, awaiting = cves_for(result, load_vulns(), row.display_name)
-    worst = max((h.severity for h in analysed), key=_SEVERITY_ORDER.index, default="")
-    fields = {"status": result.status, "cpe": result.cpe[:300], "vendor": result.vendor[:120],
-            "product": result.product[:160], "version": result.version[:100], "confidence": result.confidence,
-            "rule": result.rule[:40], "reason": result.reason[:300], "cve_count": len(analysed),
-            "worst_severity": worst, "cve_ids": [h.cve_id for h in analysed[:50]]}
+    fields, _analysed = _identify_and_match(identifier, row)
     if cache is not None and len(cache) < 50_000:
         cache[row] = fields
     return fields
@@ -445,14 +452,9 @@ def do_import_systems(actor, agency_id: int, path: Path) -> ImportReport:
 
 
 def _component_fields(identifier: Identifier, row: InventoryRow) -> dict:
-    result = identifier.identify(row)
-    analysed, _awaiting = cves_for(result, load_vulns(), row.display_name)
-    worst = max((h.severity for h in analysed), key=_SEVERITY_ORDER.index, default="")
-    return {"status": result.status, "cpe": result.cpe[:300], "vendor": result.vendor[:120],
-            "product": result.product[:160], "version": result.version[:100], "confidence": result.confidence,
-            "rule": result.rule[:40], "reason": result.reason[:300], "cve_count": len(analysed),
-            "worst_severity": worst, "cve_ids": [h.cve_id for h in analysed[:50]],
-            "critical_cve_ids": [h.cve_id for h in analysed if h.severity == "critical"][:50]}
+    fields, analysed = _identify_and_match(identifier, row)
+    fields["critical_cve_ids"] = [h.cve_id for h in analysed if h.severity == "critical"][:50]
+    return fields
 
 
 def do_import_components(actor, agency_id: int, path: Path) -> ImportReport:

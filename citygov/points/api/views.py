@@ -18,7 +18,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from citygov.core.errors import ServiceError
 from citygov.core.roles import Capability
 from citygov.points import filtersets
 from citygov.points.api import serializers as s
@@ -31,11 +30,10 @@ from citygov.points.queries import (
     scoped_wallet,
     transfers_for,
 )
-from citygov.points.services import ledger
+from citygov.points.services import grants, ledger
 from citygov.points.services import members as member_services
 from citygov.points.services import merchants as merchant_services
 from citygov.points.services.grants import do_bulk_grant_from_file
-from citygov.points.services.idempotency import IdempotentResult, run_idempotent
 
 
 class _ScopedWrites:
@@ -123,15 +121,8 @@ class CampaignViewSet(_ScopedWrites, mixins.ListModelMixin, mixins.RetrieveModel
         ledger.do_close_campaign(request.user, campaign.pk)
         return Response(self._fresh(campaign.pk))
 
-    def _grant_once(self, campaign_id: int, card_number: str, key: str) -> IdempotentResult:
-        """Grant under the caller's idempotency ``key`` (R5: the scope is the API credential, the user)."""
-        user = self.request.user
-
-        def grant():
-            lot = ledger.do_grant(user, campaign_id, card_number)
-            return 201, dict(s.LotSerializer(lots_for(user).get(pk=lot.pk)).data)
-
-        return run_idempotent(f"user:{user.pk}", key, {"campaign": campaign_id, "card_number": card_number}, grant)
+    def _render_lot(self, lot) -> dict:
+        return dict(s.LotSerializer(lots_for(self.request.user).get(pk=lot.pk)).data)
 
     @extend_schema(summary="Grant to one member (one lot)", request=s.GrantRequestSerializer,
                    parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
@@ -145,7 +136,8 @@ class CampaignViewSet(_ScopedWrites, mixins.ListModelMixin, mixins.RetrieveModel
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "").strip()
         if key:
-            result = self._grant_once(campaign.pk, data.validated_data["card_number"], key)
+            result = grants.do_grant_once(request.user, campaign.pk, data.validated_data["card_number"], key,
+                                          self._render_lot)
             headers = {"Idempotency-Replayed": "true"} if result.replayed else {}
             return Response(result.body, status=result.status_code, headers=headers)
         lot = ledger.do_grant(request.user, campaign.pk, data.validated_data["card_number"])
@@ -163,22 +155,8 @@ class CampaignViewSet(_ScopedWrites, mixins.ListModelMixin, mixins.RetrieveModel
         campaign = self.get_object()
         data = s.KeyedGrantBatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        results, counts = [], {"granted": 0, "replayed": 0, "refused": 0}
-        for item in data.validated_data["grants"]:
-            try:
-                result = self._grant_once(campaign.pk, item["card_number"], item["key"])
-                answer = {"status": result.status_code, "replayed": result.replayed, "body": result.body}
-            except ServiceError as exc:  # a conflicting or in-flight key: nothing was done for it
-                answer = {"status": exc.status, "replayed": False,
-                          "body": {"status": exc.status, "code": exc.code, "detail": str(exc.message)}}
-            if answer["replayed"]:
-                counts["replayed"] += 1
-            elif answer["status"] == status.HTTP_201_CREATED:
-                counts["granted"] += 1
-            else:
-                counts["refused"] += 1
-            results.append({"key": item["key"], "card_number": item["card_number"], **answer})
-        return Response(s.KeyedGrantBatchReportSerializer({**counts, "results": results}).data)
+        batch = grants.do_grant_batch(request.user, campaign.pk, data.validated_data["grants"], self._render_lot)
+        return Response(s.KeyedGrantBatchReportSerializer(asdict(batch)).data)
 
     @extend_schema(summary="Grant to every card number of a CSV upload; refused cards reported by line",
                    request={"multipart/form-data": s.CsvUploadSerializer},

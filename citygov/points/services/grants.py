@@ -1,4 +1,5 @@
-"""Bulk grants from an uploaded file of card numbers (pages and the API share this)."""
+"""Bulk grants from an uploaded file of card numbers (pages and the API share this), and grants under
+idempotency keys (one, or a keyed batch)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from citygov.core.errors import InvalidInput
+from citygov.core.errors import InvalidInput, ServiceError
 from citygov.points.services import ledger
+from citygov.points.services.idempotency import IdempotentResult, run_idempotent
 
 CARD_COLUMN = "card_number"
 
@@ -82,3 +84,48 @@ def do_bulk_grant_from_file(actor, campaign_id: int, upload) -> BulkGrantResult:
     report = ledger.do_bulk_grant(actor, campaign_id, [card for _line, card in cards])
     refused = tuple(RefusedLine(cards[index - 1][0], card, reason) for index, card, reason in report.refused)
     return BulkGrantResult(lines=len(cards), granted=report.granted, points=report.points, refused=refused)
+
+
+# --- grants with idempotency keys (R5) ------------------------------------------------------------
+
+def do_grant_once(actor, campaign_id: int, card_number: str, key: str, render) -> IdempotentResult:
+    """Grant one lot under the caller's idempotency ``key``: the scope is the API credential (the
+    user); the same key and card return the stored answer, another card is ``idempotency_conflict``.
+    ``render(lot)`` gives the body stored with the key."""
+
+    def grant():
+        return 201, render(ledger.do_grant(actor, campaign_id, card_number))
+
+    return run_idempotent(f"user:{actor.pk}", key, {"campaign": campaign_id, "card_number": card_number}, grant)
+
+
+@dataclass(frozen=True)
+class KeyedGrantBatch:
+    """Per-grant answers of a keyed batch, in request order, and counts."""
+
+    granted: int
+    replayed: int
+    refused: int
+    results: tuple[dict, ...]
+
+
+def do_grant_batch(actor, campaign_id: int, items: list[dict], render) -> KeyedGrantBatch:
+    """Grant each ``{"key", "card_number"}`` in order, each under its own key, as if each came in its
+    own request: a key seen before (earlier in this batch or in another request) returns the stored
+    answer as a replay, or a 409 when the card differs. A refused grant does not stop the others."""
+    results, counts = [], {"granted": 0, "replayed": 0, "refused": 0}
+    for item in items:
+        try:
+            result = do_grant_once(actor, campaign_id, item["card_number"], item["key"], render)
+            answer = {"status": result.status_code, "replayed": result.replayed, "body": result.body}
+        except ServiceError as exc:  # a conflicting or in-flight key: nothing was done for it
+            answer = {"status": exc.status, "replayed": False,
+                      "body": {"status": exc.status, "code": exc.code, "detail": str(exc.message)}}
+        if answer["replayed"]:
+            counts["replayed"] += 1
+        elif answer["status"] == 201:
+            counts["granted"] += 1
+        else:
+            counts["refused"] += 1
+        results.append({"key": item["key"], "card_number": item["card_number"], **answer})
+    return KeyedGrantBatch(results=tuple(results), **counts)
