@@ -10,7 +10,19 @@ from django.core.cache import cache
 from citygov.core.roles import Role
 
 # Fixtures shared by several apps' tests (the points programme is used by points tests and benches).
-pytest_plugins = ["citygov.points.tests.support"]
+pytest_plugins = ["citygov.points.tests.support", "citygov.core.tests.browser"]
+
+
+def pytest_configure(config):
+    """Load the settings, then hide the pytest-xdist worker id from processes the tests start.
+
+    Settings give each xdist worker its own state directory and Redis prefix (``PYTEST_XDIST_WORKER``);
+    a console script a test runs is a user's process with the environment the test gives it.
+    """
+    from django.conf import settings
+
+    assert settings.VAR_DIR
+    os.environ.pop("PYTEST_XDIST_WORKER", None)
 
 
 def pytest_collection_modifyitems(config, items):

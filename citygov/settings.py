@@ -16,6 +16,14 @@ PROJECT_DIR = BASE_DIR.parent
 try:
     _env = config.environment()
     VAR_DIR = config.var_dir(_env, PROJECT_DIR)
+    # Keys in a shared Redis (cache, job queue) start with this, so that two deployments can share one server.
+    CACHE_PREFIX = _env.text("CITYGOV_CACHE_PREFIX", "citygov")
+    # `make test` runs the suite in pytest-xdist worker processes side by side: each worker gets its own
+    # state directory (test database file, file cache, queue) and its own Redis key prefix.
+    _test_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if _test_worker:
+        VAR_DIR = VAR_DIR / f"test-{_test_worker}"
+        CACHE_PREFIX = f"{CACHE_PREFIX}-{_test_worker}"
     DEBUG = _env.boolean("CITYGOV_DEBUG", default=False)
     SECRET_KEY = config.secret_key(_env, VAR_DIR)
     ALLOWED_HOSTS = _env.host_list("CITYGOV_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -130,7 +138,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- cache (rate limits, lock-out) -----------------------------------------------------------
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "citygov.core.cache.RedisCache", "LOCATION": REDIS_URL,
-                          "KEY_PREFIX": "citygov"}}
+                          "KEY_PREFIX": CACHE_PREFIX}}
 else:
     # A file cache is shared by every worker process on one machine, unlike the local-memory cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -227,7 +235,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- background jobs -------------------------------------------------------------------------
 if REDIS_URL:
-    HUEY = {"huey_class": "huey.RedisHuey", "name": "citygov", "url": REDIS_URL, "immediate": HUEY_IMMEDIATE}
+    HUEY = {"huey_class": "huey.RedisHuey", "name": CACHE_PREFIX, "url": REDIS_URL, "immediate": HUEY_IMMEDIATE}
 else:
     HUEY = {"huey_class": "huey.SqliteHuey", "name": "citygov", "filename": str(VAR_DIR / "huey.sqlite3"),
             "immediate": HUEY_IMMEDIATE}

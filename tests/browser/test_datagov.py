@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import PASSWORD
+from citygov.core.tests.browser import PASSWORD
 
 pytestmark = pytest.mark.browser
 SAMPLE = Path(__file__).resolve().parents[2] / "citygov" / "datagov" / "tests" / "data" / "taoyuan_sample.csv"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from citygov.core import dashboard
-from tests.browser.conftest import PASSWORD
+from citygov.core.tests.browser import PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import PASSWORD
+from citygov.core.tests.browser import PASSWORD
 
 pytestmark = pytest.mark.browser
 SAMPLE = Path(__file__).resolve().parents[2] / "citygov" / "soc" / "tests" / "data" / "honeypot-2018-alerts.json"

@@ -44,7 +44,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from citygov.points.engine import pdfdoc
+from citygov.core import pdfdoc
 
 FORMAT = "citygov-points-instruction/1"
 CSV_HEADER = ("record_type", "batch_id", "line_no", "merchant_code", "merchant_name", "bank_code", "bank_account",

@@ -29,7 +29,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from citygov.points.engine import pdfdoc
+from citygov.core import pdfdoc
 
 TITLE = "點數計畫月報"
 

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from citygov.core.roles import Role
+from citygov.core.tests.browser import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-
 
 @pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        context = browser.new_context(locale="zh-TW", viewport={"width": 1366, "height": 900})
-        context.set_default_timeout(20_000)
-        page = context.new_page()
-        page.problems = []
-        page.on("pageerror", lambda error: page.problems.append(str(error)))
-        page.on("response", lambda r: page.problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
-        yield page
-        browser.close()
+def page(browser_page):
+    """The shared chromium's fresh page (``citygov.core.tests.browser``), with its list of problems."""
+    browser_page.page.problems = browser_page.problems
+    return browser_page.page
 
 
 @pytest.fixture

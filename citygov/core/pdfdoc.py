@@ -1,7 +1,7 @@
 """A4 documents in Traditional Chinese with reportlab: the font, paragraph styles and page footers. Pure Python.
 
-Shared by the usage instruction (:mod:`citygov.points.engine.instruction`) and the monthly report
-pack (:mod:`citygov.points.engine.report_pack`). reportlab's built-in CID font ``MSung-Light`` needs
+Shared by the points usage instruction and monthly report pack and the SOC case report: every PDF
+the platform writes registers the font here, so whichever module draws first, the CMap is the same. reportlab's built-in CID font ``MSung-Light`` needs
 no font file; it is registered here with the Traditional Chinese CMap (see :func:`register_font`).
 """
 
