@@ -26,7 +26,7 @@ from citygov.agencies.queries import district_by_code, locate
 from citygov.agencies.services import AgencyInput, do_create_agency
 from citygov.core.errors import InvalidInput
 from citygov.points.demo_history import seed_points_history
-from citygov.points.demo_settlement import seed_settlement_demo
+from citygov.points.demo_settlement import fund_by_statement, seed_settlement_demo
 from citygov.points.engine.taxid import is_valid_tax_id
 from citygov.points.models import Member, Merchant, Purchase, Terminal
 from citygov.points.queries import wallet
@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 AGENCY_CODE = "social-welfare"
 PURCHASE_REFERENCE = "PO-DEMO-2026-001"
 PURCHASE_POINTS = 500_000
-BANK_REFERENCE = "TRUST-DEMO-2026-0001"
 MEMBER_COUNT = 40
 CARD_PREFIX = "CARD2026"
 
@@ -193,7 +192,7 @@ def seed_points_demo(admin) -> PointsDemoResult:
         seed_points_history(admin, agency, merchants, now=now)  # idempotent: skips when its purchase exists
         purchase = ledger.do_create_purchase(admin, agency_id=agency.pk, reference=PURCHASE_REFERENCE,
                                              points=PURCHASE_POINTS, now=days_ago(100))
-        ledger.do_confirm_deposit(admin, purchase.pk, bank_reference=BANK_REFERENCE, now=days_ago(98))
+        fund_by_statement(admin, purchase, booked_at=days_ago(98))
         seniors = _campaign(admin, agency, "敬老重陽加碼", budget=200_000, grant_points=500, limit=1_000,
                             opens=days_ago(90), closes=days_ago(-60), validity=365)
         new_year = _campaign(admin, agency, "市民卡新春好禮", budget=100_000, grant_points=200, limit=400,

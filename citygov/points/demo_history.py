@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from citygov.core.errors import InvalidInput
+from citygov.points.demo_settlement import fund_by_statement
 from citygov.points.models import Member, Purchase
 from citygov.points.queries import wallet
 from citygov.points.services import ledger
 from citygov.points.services.members import MemberInput, do_register_member
 
 PURCHASE_REFERENCE = "PO-DEMO-HISTORY"
-BANK_REFERENCE = "TRUST-DEMO-HISTORY-0001"
 CARD_PREFIX = "CARDH"
 MEMBERS = 20
 MONTHS = 24
@@ -82,7 +82,7 @@ def seed_points_history(admin, agency, merchants, *, now: dt.datetime) -> Histor
         cards = [member.card_number for member in members]
         purchase = ledger.do_create_purchase(admin, agency_id=agency.pk, reference=PURCHASE_REFERENCE,
                                              points=budget, now=first - dt.timedelta(days=10))
-        ledger.do_confirm_deposit(admin, purchase.pk, bank_reference=BANK_REFERENCE, now=first - dt.timedelta(days=9))
+        fund_by_statement(admin, purchase, booked_at=first - dt.timedelta(days=9))
         campaigns = {}
         for label, grant, opens, closes in (
                 ("市民卡月月領點（前期）", BUSY_GRANT, first - dt.timedelta(days=1), starts[MONTHS // 2]),

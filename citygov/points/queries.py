@@ -42,15 +42,18 @@ class AgencyFigures:
     merchant_unsettled: int
     settled: int
     expired: int
+    refund_pending: int = 0
+    refunded: int = 0
 
     @property
     def accounted(self) -> int:
         return (self.unfunded + self.funded_unreserved + self.campaign_unissued + self.member_available + self.held
-                + self.merchant_unsettled + self.settled + self.expired)
+                + self.merchant_unsettled + self.settled + self.expired + self.refund_pending + self.refunded)
 
     @property
     def balanced(self) -> bool:
-        """purchased = unfunded + funded-unreserved + Σ unissued + Σ available + Σ held + Σ payable + settled + expired."""
+        """purchased = unfunded + funded-unreserved + Σ unissued + Σ available + Σ held + Σ payable + settled
+        + expired + refunds to the agency awaiting the bank + refunded."""
         return self.purchased == self.accounted
 
 
@@ -143,6 +146,8 @@ def agency_figures() -> list[AgencyFigures]:
             merchant_unsettled=payable.get(agency, 0),
             settled=stored[(AccountKind.SETTLED, agency)],
             expired=stored[(AccountKind.EXPIRED, agency)],
+            refund_pending=stored[(AccountKind.REFUND_PENDING, agency)],
+            refunded=stored[(AccountKind.REFUNDED, agency)],
         )
         for agency in sorted(agencies)
     ]

@@ -281,9 +281,11 @@ def statement_import(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Statement {statement}: {new} new lines ({already} already imported), {payouts} "
-                                    "payouts and {deposits} deposits matched, {exceptions} exceptions.").format(
+                                    "payouts, {refunds} refunds to agencies and {deposits} deposits matched, "
+                                    "{exceptions} exceptions.").format(
             statement=report.statement_id or "-", new=report.new, already=report.already_imported,
-            payouts=report.matched_payouts, deposits=report.matched_deposits, exceptions=report.exceptions))
+            payouts=report.matched_payouts, refunds=report.matched_refunds, deposits=report.matched_deposits,
+            exceptions=report.exceptions))
         for error in report.errors[:20]:
             messages.error(request, _("Line {line}: {message}").format(line=error.line_number,
                                                                         message=error.message_zh))
@@ -339,4 +341,95 @@ def month_pack_download(request: HttpRequest, month: str, fmt: str) -> HttpRespo
     body = pack_engine.to_pdf(pack) if fmt == "pdf" else pack_engine.to_xlsx(pack)
     response = HttpResponse(body, content_type=PACK_DOWNLOADS[fmt])
     response["Content-Disposition"] = f'attachment; filename="points-month-{pack.label}.{fmt}"'
+    return response
+
+
+# --- refunds to agencies -------------------------------------------------------------------------
+
+class RefundForm(forms.Form):
+    """A refund to an agency, on the agency's written request."""
+
+    agency = forms.ModelChoiceField(label=gettext_lazy("Agency"), queryset=None)
+    source = forms.ChoiceField(label=gettext_lazy("Refund from"), choices=())
+    amount = forms.IntegerField(label=gettext_lazy("Amount (NT$)"), min_value=1)
+    bank_code = forms.CharField(label=gettext_lazy("Agency's bank code (3 or 7 digits)"), max_length=7)
+    bank_account = forms.CharField(label=gettext_lazy("Agency's bank account"), max_length=20)
+    request_reference = forms.CharField(label=gettext_lazy("Agency's request (document number)"), max_length=60)
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300, required=False)
+
+    def __init__(self, *args, **kwargs):
+        from citygov.agencies.models import Agency
+        from citygov.points.models import RefundSource
+
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].queryset = Agency.objects.order_by("code")
+        self.fields["source"].choices = RefundSource.choices
+
+
+@settlement_page
+def refund_list(request: HttpRequest) -> HttpResponse:
+    """Refunds to agencies: what was instructed, what the bank confirmed, what was cancelled."""
+    from citygov.points.models import AgencyRefund
+
+    rows = AgencyRefund.objects.select_related("agency", "created_by").order_by("-created_at")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    can_settle = request.user.has_capability(Capability.SETTLE_POINTS)
+    return render(request, "points/settlement/refund_list.html", {
+        "page": page, "can_settle": can_settle, "form": RefundForm() if can_settle else None,
+    })
+
+
+@require_POST
+@settlement_page
+def refund_create(request: HttpRequest) -> HttpResponse:
+    """Instruct a refund (``points.settle``); the service checks every field and the agency's balance."""
+    from citygov.points.services import agency_refunds
+
+    data = request.POST
+    try:
+        refund = agency_refunds.do_instruct_agency_refund(
+            request.user, agency_id=data.get("agency", ""), amount=data.get("amount", ""),
+            source=data.get("source", ""), bank_code=data.get("bank_code", ""),
+            bank_account=data.get("bank_account", ""), request_reference=data.get("request_reference", ""),
+            reason=data.get("reason", ""))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        for field_name, problems in exc.fields.items():
+            messages.error(request, f"{field_name}: {' '.join(map(str, problems))}")
+    else:
+        messages.success(request, _("Refund {reference} instructed: NT${amount} to {agency}.").format(
+            reference=refund.reference, amount=f"{refund.amount:,}", agency=refund.agency.name_zh))
+    return redirect("points:settlement_refunds")
+
+
+@require_POST
+@settlement_page
+def refund_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel a refund the bank has not paid (the reason is required)."""
+    from citygov.points.services import agency_refunds
+
+    try:
+        refund = agency_refunds.do_cancel_agency_refund(request.user, pk, reason=request.POST.get("reason", ""))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Refund {reference} cancelled.").format(reference=refund.reference))
+    return redirect("points:settlement_refunds")
+
+
+@settlement_page
+def refund_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """A refund's instruction JSON exactly as signed, or its detached signature."""
+    from citygov.points.models import AgencyRefund
+    from citygov.points.services import agency_refunds
+
+    refund = AgencyRefund.objects.filter(pk=pk).first()
+    if refund is None or fmt not in ("json", "sig"):
+        raise Http404
+    data = refund.instruction.encode("utf-8") if fmt == "json" else agency_refunds.refund_signature_file(refund)
+    if data is None:
+        raise Http404(_("This refund is not signed."))
+    content_type, suffix = DOWNLOADS[fmt]
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{refund.reference}{suffix}"'
     return response

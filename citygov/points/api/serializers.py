@@ -330,7 +330,7 @@ class MerchantImportReportSerializer(serializers.Serializer):
 
 class AgencyFiguresSerializer(serializers.Serializer):
     """One agency's identity: purchased = unfunded + funded_unreserved + campaign_unissued +
-    member_available + held + merchant_unsettled + settled + expired."""
+    member_available + held + merchant_unsettled + settled + expired + refund_pending + refunded."""
 
     agency_id = serializers.IntegerField()
     agency_code = serializers.CharField()
@@ -343,6 +343,8 @@ class AgencyFiguresSerializer(serializers.Serializer):
     merchant_unsettled = serializers.IntegerField()
     settled = serializers.IntegerField()
     expired = serializers.IntegerField()
+    refund_pending = serializers.IntegerField(help_text="Refunds to the agency instructed, awaiting the bank")
+    refunded = serializers.IntegerField(help_text="Refunded to the agency (bank confirmed)")
     accounted = serializers.IntegerField()
     balanced = serializers.BooleanField()
 

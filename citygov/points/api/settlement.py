@@ -1,8 +1,8 @@
 """Settlement API, mounted at /api/points/settlement/ and /api/points/reports/.
 
 Read-only, for the operator, auditors and the city's administrators (``points.settlement``): batches
-and their lines (what the trust bank was instructed to pay, and what it confirmed), the trust
-exception queue, the trust account's identities, and the monthly report pack's figures. Acting
+and their lines (what the trust bank was instructed to pay, and what it confirmed), refunds to agencies
+(with the signed instruction), the trust exception queue, the trust account's identities, and the monthly report pack's figures. Acting
 (building, signing, importing statements, resolving exceptions) stays with the pages and the command
 line, which record every change; money reaches a merchant only through capture → batch →
 instruction → bank confirmation, never through this API.
@@ -24,7 +24,14 @@ from rest_framework.views import APIView
 from citygov.core.errors import InvalidInput
 from citygov.core.roles import Capability
 from citygov.points.engine import settlement as settlement_engine
-from citygov.points.models import SettlementBatch, SettlementPosition, TrustException, TrustExceptionStatus
+from citygov.points.models import (
+    AgencyRefund,
+    AgencyRefundStatus,
+    SettlementBatch,
+    SettlementPosition,
+    TrustException,
+    TrustExceptionStatus,
+)
 from citygov.points.services import reconciliation, report_pack
 
 FORBIDDEN = OpenApiResponse(description="Not signed in, or no points.settlement")
@@ -73,6 +80,31 @@ class ExceptionSerializer(serializers.ModelSerializer):
         model = TrustException
         fields = ("id", "kind", "status", "amount", "affects_statement", "batch_id", "merchant_code", "source",
                   "detail", "owner", "resolution", "created_at", "resolved_at")
+
+
+class AgencyRefundSerializer(serializers.ModelSerializer):
+    agency_code = serializers.CharField(source="agency.code")
+    agency_name = serializers.CharField(source="agency.name_zh")
+    statement_line = serializers.SerializerMethodField(help_text="The bank debit that confirmed it "
+                                                                 "(statement id#line), when refunded")
+
+    class Meta:
+        model = AgencyRefund
+        fields = ("id", "reference", "agency_code", "agency_name", "source", "amount", "bank_code", "bank_account",
+                  "request_reference", "reason", "status", "content_hash", "key_fingerprint", "created_at",
+                  "refunded_at", "cancelled_at", "cancel_reason", "statement_line")
+
+    def get_statement_line(self, refund) -> str | None:
+        line = getattr(refund, "statement_line", None)
+        return f"{line.statement.statement_id}#{line.line_number}" if line is not None else None
+
+
+class AgencyRefundDetailSerializer(AgencyRefundSerializer):
+    instruction = serializers.CharField(help_text="The canonical JSON exactly as signed")
+    signature = serializers.CharField(help_text="Ed25519 signature (base64) of the instruction; empty when unsigned")
+
+    class Meta(AgencyRefundSerializer.Meta):
+        fields = (*AgencyRefundSerializer.Meta.fields, "instruction", "signature")
 
 
 class TrustSerializer(serializers.Serializer):
@@ -137,6 +169,40 @@ class ExceptionListView(_Settlement):
         return Response(ExceptionSerializer(rows[:PAGE_LIMIT], many=True).data)
 
 
+def _refunds():
+    return AgencyRefund.objects.select_related("agency", "statement_line__statement")
+
+
+class AgencyRefundListView(_Settlement):
+    """Refunds to agencies, newest first (``?status=instructed|refunded|cancelled``; at most 500)."""
+
+    @extend_schema(summary="Refunds to agencies", parameters=[
+        OpenApiParameter("status", OpenApiTypes.STR, enum=list(AgencyRefundStatus.values))],
+        responses={200: AgencyRefundSerializer(many=True), 400: OpenApiResponse(description="Bad status"),
+                   403: FORBIDDEN})
+    def get(self, request):
+        rows = _refunds().order_by("-created_at", "-pk")
+        status = request.query_params.get("status")
+        if status:
+            if status not in AgencyRefundStatus.values:
+                raise InvalidInput("status must be instructed, refunded or cancelled "
+                                   "(狀態須為 instructed、refunded 或 cancelled)", code="bad_status")
+            rows = rows.filter(status=status)
+        return Response(AgencyRefundSerializer(rows[:PAGE_LIMIT], many=True).data)
+
+
+class AgencyRefundDetailView(_Settlement):
+    """One refund to an agency, with its instruction JSON and signature."""
+
+    @extend_schema(summary="A refund to an agency", responses={
+        200: AgencyRefundDetailSerializer, 403: FORBIDDEN, 404: OpenApiResponse(description="No such refund")})
+    def get(self, request, reference: str):
+        refund = _refunds().filter(reference=reference).first()
+        if refund is None:
+            raise Http404
+        return Response(AgencyRefundDetailSerializer(refund).data)
+
+
 class TrustView(_Settlement):
     """The trust account's identities now: book = deposits − payouts − refunds to agencies (+ accepted
     differences); statement = book + open exceptions; problems lists every identity that fails."""
@@ -168,6 +234,9 @@ urlpatterns = [
     path("settlement/batches/", BatchListView.as_view(), name="points-settlement-batches"),
     path("settlement/batches/<str:batch_id>/", BatchDetailView.as_view(), name="points-settlement-batch"),
     path("settlement/exceptions/", ExceptionListView.as_view(), name="points-settlement-exceptions"),
+    path("settlement/agency-refunds/", AgencyRefundListView.as_view(), name="points-settlement-agency-refunds"),
+    path("settlement/agency-refunds/<str:reference>/", AgencyRefundDetailView.as_view(),
+         name="points-settlement-agency-refund"),
     path("settlement/trust/", TrustView.as_view(), name="points-settlement-trust"),
     path("reports/month/<str:month>/", MonthPackView.as_view(), name="points-month-pack"),
 ]

@@ -278,3 +278,76 @@ def to_pdf(instr: Instruction, *, generated_at: dt.datetime) -> bytes:
                             subject=digest, creator="citygov", invariant=1)
     doc.build(story, canvasmaker=pdfdoc.numbered_canvas(footer))
     return buffer.getvalue()
+
+
+# --- refund to an agency -------------------------------------------------------------------------
+
+REFUND_FORMAT = "citygov-points-refund-instruction/1"
+_REFUND = re.compile(r"RF-([0-9]{8})-([0-9]{2,3})")
+
+
+def refund_reference_for(day: dt.date, number: int) -> str:
+    """``RF-YYYYMMDD-NN``: the ``number``-th refund to an agency instructed on ``day`` (1-based)."""
+    if not 1 <= number <= 999:
+        raise ValueError("a day has at most 999 refunds to agencies")
+    return f"RF-{day:%Y%m%d}-{number:02d}"
+
+
+@dataclass(frozen=True)
+class RefundInstruction:
+    """One refund from the trust account to the agency that paid for points it will not use."""
+
+    reference: str
+    instructed_on: dt.date
+    operator_name: str
+    trust_bank_name: str
+    trust_account: str
+    agency_code: str
+    agency_name: str
+    bank_code: str
+    bank_account: str
+    amount: int
+    source: str  # "funded" or "expired"
+    request_reference: str
+
+    def __post_init__(self) -> None:
+        if not _REFUND.fullmatch(self.reference):
+            raise ValueError(f"refund reference must be RF-YYYYMMDD-NN: {self.reference!r}")
+        if not _BANK_CODE.fullmatch(self.bank_code):
+            raise ValueError(f"bank code must be 3 or 7 digits: {self.bank_code!r}")
+        if not _ACCOUNT.fullmatch(self.bank_account):
+            raise ValueError(f"bank account must be digits (and dashes), at most 20: {self.bank_account!r}")
+        if self.amount <= 0:
+            raise ValueError("a refund is a positive amount")
+        if self.source not in ("funded", "expired"):
+            raise ValueError(f"source must be funded or expired: {self.source!r}")
+
+
+def refund_as_dict(refund: RefundInstruction) -> dict:
+    """The refund instruction as plain JSON values (the content of :func:`refund_canonical_json`)."""
+    return {
+        "format": REFUND_FORMAT,
+        "reference": refund.reference,
+        "instructed_on": refund.instructed_on.isoformat(),
+        "operator_name": refund.operator_name,
+        "trust_bank_name": refund.trust_bank_name,
+        "trust_account": refund.trust_account,
+        "agency_code": refund.agency_code,
+        "agency_name": refund.agency_name,
+        "bank_code": refund.bank_code,
+        "bank_account": refund.bank_account,
+        "amount": refund.amount,
+        "source": refund.source,
+        "request_reference": refund.request_reference,
+    }
+
+
+def refund_canonical_json(refund: RefundInstruction) -> bytes:
+    """Deterministic JSON bytes of a refund instruction (sorted keys, no whitespace): the signed payload."""
+    return json.dumps(refund_as_dict(refund), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
+def refund_content_hash(refund: RefundInstruction) -> str:
+    """``sha256:<hex>`` of :func:`refund_canonical_json`."""
+    return "sha256:" + hashlib.sha256(refund_canonical_json(refund)).hexdigest()

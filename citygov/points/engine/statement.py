@@ -37,7 +37,7 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
@@ -704,3 +704,88 @@ def match_deposits(purchase_refs: Mapping[str, int], credits: Sequence[Statement
         matches.append(DepositMatch(reference=reference, statement_id=credit.statement_id,
                                     line_number=credit.line_number, amount=credit.amount))
     return tuple(matches), tuple(exceptions)
+
+
+# --- refunds to agencies -------------------------------------------------------------------------
+
+_REFUND_IN_TEXT = re.compile(r"RF-?(\d{8})-?(\d{2,3})", re.IGNORECASE)
+
+REFUND_REASONS = {
+    "unknown_debit": ("no refund to an agency awaits this reference", "查無待撥付之機關退款指示"),
+    "wrong_account": ("the refund went to an account that is not the agency's", "退款帳號與指示不符"),
+    "wrong_amount": ("the refund's amount differs from the instruction", "退款金額與指示不符"),
+    "over_payment": ("the refund is already paid", "該筆機關退款已撥付，此為溢付"),
+}
+
+
+def referenced_refunds(text: str) -> list[str]:
+    """The refund references (``RF-YYYYMMDD-NN``) a statement reference names, in order."""
+    return [f"RF-{day}-{number}" for day, number in _REFUND_IN_TEXT.findall(_norm(text))]
+
+
+@dataclass(frozen=True)
+class RefundRef:
+    """A refund to an agency awaiting the bank: its reference, the agency's account and the amount."""
+
+    reference: str
+    bank_code: str
+    bank_account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class RefundMatch:
+    """A debit that pays a refund to an agency in full."""
+
+    reference: str
+    statement_id: str
+    line_number: int
+    amount: int
+
+
+def _refund_unmatched(line: StatementLine, reason: str, reference: str) -> Unmatched:
+    en, zh = REFUND_REASONS[reason]
+    return Unmatched(statement_id=line.statement_id, line_number=line.line_number, amount=line.amount,
+                     reason=reason, message_en=en, message_zh=zh, reference=reference)
+
+
+def match_agency_refunds(refunds: Sequence[RefundRef], lines: Sequence[StatementLine], *,
+                         already_paid: Collection[str] = (),
+                         ) -> tuple[tuple[RefundMatch, ...], tuple[Unmatched, ...], tuple[StatementLine, ...]]:
+    """Match trust-account debits to refunds awaiting the bank; return (matches, unmatched, the rest).
+
+    A debit whose reference names a refund (``RF-YYYYMMDD-NN``) is this matcher's: it matches when its
+    counterparty account (and bank code, when the statement gives one) is the agency's and its amount is
+    the whole refund (refunds are paid in one debit). Otherwise it is unmatched: ``unknown_debit`` (no
+    such refund awaits the bank), ``wrong_account``, ``wrong_amount``, or ``over_payment`` (a second
+    debit for a refund paid earlier in these lines or listed in ``already_paid``). Every other line — credits, and debits naming
+    no refund — is returned untouched for the payout and deposit matching. Lines are taken in
+    (statement id, line number) order.
+    """
+    awaiting = {ref.reference.upper(): ref for ref in refunds}
+    paid: set[str] = {reference.upper() for reference in already_paid}
+    matches: list[RefundMatch] = []
+    unmatched: list[Unmatched] = []
+    rest: list[StatementLine] = []
+    for line in sorted(lines, key=lambda item: (item.statement_id, item.line_number)):
+        named = referenced_refunds(line.reference) if line.amount < 0 else []
+        if not named:
+            rest.append(line)
+            continue
+        reference = next((name for name in named if name in awaiting or name in paid), named[0])
+        ref = awaiting.get(reference)
+        if reference in paid:
+            unmatched.append(_refund_unmatched(line, "over_payment", reference))
+        elif ref is None:
+            unmatched.append(_refund_unmatched(line, "unknown_debit", reference))
+        elif not _account_key(line.counterparty_account) or \
+                _account_key(line.counterparty_account) != _account_key(ref.bank_account) or \
+                not _bank_equal(ref.bank_code, line.counterparty_bank_code):
+            unmatched.append(_refund_unmatched(line, "wrong_account", reference))
+        elif -line.amount != ref.amount:
+            unmatched.append(_refund_unmatched(line, "wrong_amount", reference))
+        else:
+            paid.add(reference)
+            matches.append(RefundMatch(reference=ref.reference, statement_id=line.statement_id,
+                                       line_number=line.line_number, amount=-line.amount))
+    return tuple(matches), tuple(unmatched), tuple(rest)

@@ -250,7 +250,8 @@ def import_statement(command: BaseCommand, options: dict) -> None:
         raise CommandError(f"{path}: {failure}", returncode=failure.returncode) from None
     summary = {"file": str(path), "statement": report.statement_id, "lines": report.lines, "new": report.new,
                "already_imported": report.already_imported, "deposits": report.matched_deposits,
-               "payouts": report.matched_payouts, "settled_lines": report.settled_lines,
+               "payouts": report.matched_payouts, "agency_refunds": report.matched_refunds,
+               "settled_lines": report.settled_lines,
                "exceptions": report.exceptions, "errors": len(report.errors)}
     if options["format"] == "jsonl":
         for error in report.errors:
@@ -264,6 +265,61 @@ def import_statement(command: BaseCommand, options: dict) -> None:
     if report.errors:
         raise CommandError(f"{len(report.errors)} rows were not imported; the other rows were.",
                            returncode=EXIT_FAILURE)
+
+
+# --- refund-agency -------------------------------------------------------------------------------
+
+REFUND_HELP = ("Instruct a refund from the trust account to an agency (funded unreserved or expired points), "
+               "signed when a key is configured; --out writes the instruction JSON and signature.")
+
+
+def refund_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--agency", required=True, help="the agency's code")
+    parser.add_argument("--amount", required=True, type=int, help="NT$ (= points)")
+    parser.add_argument("--from", dest="source", choices=("funded", "expired"), required=True,
+                        help="funded, unreserved points or expired points")
+    parser.add_argument("--bank-code", required=True, help="the agency's bank code (3 or 7 digits)")
+    parser.add_argument("--bank-account", required=True, help="the agency's bank account")
+    parser.add_argument("--request", required=True, help="document number of the agency's written request")
+    parser.add_argument("--reason", default="")
+    parser.add_argument("--out", default=None, help="directory for RF-….json and RF-….sig")
+    _common().add_user_and_format(parser)
+
+
+def refund_agency(command: BaseCommand, options: dict) -> None:
+    from citygov.agencies.models import Agency
+    from citygov.core.errors import ServiceError
+    from citygov.points.services import agency_refunds
+
+    common = _common()
+    user = common.acting_user(options["user"])
+    agency = Agency.objects.filter(code=options["agency"]).first()
+    if agency is None:
+        raise CommandError(f"no agency {options['agency']!r} (查無此機關)", returncode=EXIT_BAD_INPUT)
+    try:
+        refund = agency_refunds.do_instruct_agency_refund(
+            user, agency_id=agency.pk, amount=options["amount"], source=options["source"],
+            bank_code=options["bank_code"], bank_account=options["bank_account"],
+            request_reference=options["request"], reason=options["reason"])
+    except ServiceError as exc:
+        raise common.service_failure(exc) from None
+    written = []
+    if options["out"]:
+        out = Path(options["out"])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{refund.reference}.json").write_bytes(refund.instruction.encode("utf-8"))
+        written.append(str(out / f"{refund.reference}.json"))
+        signature = agency_refunds.refund_signature_file(refund)
+        if signature is not None:
+            (out / f"{refund.reference}.sig").write_bytes(signature)
+            written.append(str(out / f"{refund.reference}.sig"))
+    summary = {"reference": refund.reference, "agency": agency.code, "amount": refund.amount,
+               "source": refund.source, "signed": bool(refund.signature), "content_hash": refund.content_hash,
+               "files": written}
+    if options["format"] == "jsonl":
+        common.write_json(command, summary)
+    else:
+        command.stdout.write(" ".join(f"{k}={v}" for k, v in summary.items()))
 
 
 # --- month-pack ----------------------------------------------------------------------------------

@@ -27,12 +27,15 @@ from citygov.points.models.ledger import (
 from citygov.points.models.members import Member, hash_national_id
 from citygov.points.models.merchants import Merchant, MerchantStatus, Terminal
 from citygov.points.models.settlement import (
+    AgencyRefund,
+    AgencyRefundStatus,
     BankStatement,
     BatchStatus,
     FinalSettlementApproval,
     LineStatus,
     PositionOutcome,
     PositionShare,
+    RefundSource,
     SettlementBatch,
     SettlementItem,
     SettlementPosition,
@@ -51,5 +54,5 @@ __all__ = [
     "BatchStatus", "FinalSettlementApproval", "LineStatus", "PositionOutcome", "PositionShare", "SettlementBatch",
     "SettlementItem", "SettlementPosition", "TrustException", "TrustExceptionKind", "TrustExceptionStatus",
     "FeeBill", "FeeBillKind", "FeeContract", "OperatingIncome", "BankStatement", "StatementLine",
-    "StatementLineState",
+    "StatementLineState", "AgencyRefund", "AgencyRefundStatus", "RefundSource",
 ]

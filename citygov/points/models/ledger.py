@@ -28,6 +28,8 @@ class AccountKind(models.TextChoices):
     MERCHANT_PAYABLE = "merchant_payable", _("Merchant payable")
     EXPIRED = "expired", _("Expired")
     SETTLED = "settled", _("Settled")
+    REFUND_PENDING = "refund_pending", _("Agency refund instructed, awaiting the bank")
+    REFUNDED = "refunded", _("Refunded to the agency (bank confirmed)")
 
 
 # Accounts allowed below zero: the mint (by definition) and payables (a refund after settlement
@@ -35,7 +37,7 @@ class AccountKind(models.TextChoices):
 MAY_GO_NEGATIVE = (AccountKind.MINT, AccountKind.MERCHANT_PAYABLE)
 # Accounts keyed by agency alone.
 AGENCY_ACCOUNTS = (AccountKind.AGENCY_UNFUNDED, AccountKind.AGENCY_FUNDED, AccountKind.EXPIRED,
-                   AccountKind.SETTLED)
+                   AccountKind.SETTLED, AccountKind.REFUND_PENDING, AccountKind.REFUNDED)
 
 
 class Account(models.Model):
@@ -88,6 +90,9 @@ class TransferKind(models.TextChoices):
     REVERSE_GRANT = "reverse_grant", _("Grant reversed")
     REVERSAL = "reversal", _("Correction (reversing transfer)")
     SETTLE = "settle", _("Paid to the merchant (bank confirmed)")
+    AGENCY_REFUND = "agency_refund", _("Refund to the agency instructed")
+    AGENCY_REFUND_CANCEL = "agency_refund_cancel", _("Refund to the agency cancelled")
+    AGENCY_REFUNDED = "agency_refunded", _("Refunded to the agency (bank confirmed)")
 
 
 K = AccountKind
@@ -113,6 +118,12 @@ ALLOWED_PAIRS: dict[str, frozenset[tuple[str, str]]] = {
     # The only way value leaves a merchant payable towards the merchant: a usage-instruction line the
     # trust bank's statement confirmed (services/settlement.py); no API or admin path posts it.
     TransferKind.SETTLE: frozenset({(K.MERCHANT_PAYABLE, K.SETTLED)}),
+    # Money for points an agency will not use (funded but unreserved, or expired in members' hands)
+    # goes back to the agency on the operator's refund instruction; only the bank's confirmation on
+    # the trust statement completes it (services/agency_refunds.py, services/reconciliation.py).
+    TransferKind.AGENCY_REFUND: frozenset({(K.AGENCY_FUNDED, K.REFUND_PENDING), (K.EXPIRED, K.REFUND_PENDING)}),
+    TransferKind.AGENCY_REFUND_CANCEL: frozenset({(K.REFUND_PENDING, K.AGENCY_FUNDED), (K.REFUND_PENDING, K.EXPIRED)}),
+    TransferKind.AGENCY_REFUNDED: frozenset({(K.REFUND_PENDING, K.REFUNDED)}),
     TransferKind.REVERSAL: frozenset(),  # pairs of the reversed transfer, swapped (checked in services)
 }
 
@@ -150,6 +161,8 @@ class Transfer(models.Model):
                                  related_name="+")
     position = models.ForeignKey("points.SettlementPosition", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="transfers")
+    agency_refund = models.ForeignKey("points.AgencyRefund", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="transfers")
 
     objects = TransferQuerySet.as_manager()
 

@@ -279,6 +279,8 @@ class StatementLine(models.Model):
                                  on_delete=models.PROTECT, related_name="statement_lines")
     purchase = models.ForeignKey("points.Purchase", verbose_name=_("purchase"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="statement_lines")
+    agency_refund = models.OneToOneField("points.AgencyRefund", verbose_name=_("refund to an agency"), null=True,
+                                         blank=True, on_delete=models.PROTECT, related_name="statement_line")
     exception = models.OneToOneField(TrustException, verbose_name=_("exception"), null=True, blank=True,
                                      on_delete=models.PROTECT, related_name="statement_line")
 
@@ -293,3 +295,55 @@ class StatementLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement_id}#{self.line_number}"
+
+
+class RefundSource(models.TextChoices):
+    FUNDED = "funded", _("Funded points the agency has not reserved")
+    EXPIRED = "expired", _("Points that expired in members' hands")
+
+
+class AgencyRefundStatus(models.TextChoices):
+    INSTRUCTED = "instructed", _("Instructed, awaiting the bank")
+    REFUNDED = "refunded", _("Refunded (bank confirmed)")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AgencyRefund(models.Model):
+    """Money returned from the trust account to the agency that paid for points it will not use.
+
+    The operator instructs it (a signed one-line instruction, ``RF-YYYYMMDD-NN``) on the agency's written
+    request; the points wait in ``refund_pending`` until a trust-statement debit with the reference, the
+    agency's account and the exact amount confirms it. Until then it may be cancelled (points go back)."""
+
+    reference = models.CharField(_("refund reference"), max_length=20, unique=True)
+    agency = models.ForeignKey("agencies.Agency", verbose_name=_("agency"), on_delete=models.PROTECT,
+                               related_name="+")
+    source = models.CharField(_("from"), max_length=10, choices=RefundSource.choices)
+    amount = models.BigIntegerField(_("amount (NT$)"))
+    bank_code = models.CharField(_("bank code"), max_length=7)
+    bank_account = models.CharField(_("bank account"), max_length=20)
+    request_reference = models.CharField(_("agency's request (document number)"), max_length=60)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=AgencyRefundStatus.choices,
+                              default=AgencyRefundStatus.INSTRUCTED, db_index=True)
+    instruction = models.TextField(_("instruction (canonical JSON)"))
+    content_hash = models.CharField(_("content hash"), max_length=80)
+    signature = models.TextField(_("Ed25519 signature (base64)"), blank=True)
+    key_fingerprint = models.CharField(_("signing key fingerprint"), max_length=80, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("instructed by"), null=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("instructed"), default=timezone.now)
+    refunded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    cancel_reason = models.CharField(_("why cancelled"), max_length=300, blank=True)
+
+    objects = AgencyScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("refund to an agency")
+        verbose_name_plural = _("refunds to agencies")
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="points_agency_refund_positive")]
+
+    def __str__(self) -> str:
+        return self.reference

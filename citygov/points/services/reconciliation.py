@@ -9,6 +9,8 @@ file again adds nothing. Then:
   a line of that batch is a confirmed payout; several debits may together pay one line; when a line
   is fully paid, its points move from the merchant payable to ``settled`` (transfer kind ``settle``,
   the only way value reaches a merchant);
+- a debit whose reference names a refund to an agency (``RF-YYYYMMDD-NN``) awaiting the bank, paying
+  the agency's account the whole amount, confirms that refund (its points move to ``refunded``);
 - anything else — an unknown debit, a wrong amount, a wrong account, an unknown reference — opens an
   exception with the line attached. The books are never adjusted automatically.
 
@@ -34,6 +36,8 @@ from citygov.core.models import ChangeAction
 from citygov.points.engine import statement as statement_engine
 from citygov.points.models import (
     AccountKind,
+    AgencyRefund,
+    AgencyRefundStatus,
     BankStatement,
     BatchStatus,
     LineStatus,
@@ -48,7 +52,7 @@ from citygov.points.models import (
     TrustExceptionKind,
     TrustExceptionStatus,
 )
-from citygov.points.services import ledger
+from citygov.points.services import agency_refunds, ledger
 from citygov.points.services.posting import Leg, post, singleton_account
 from citygov.points.services.settlement import _open_exception, check_settle
 
@@ -63,6 +67,7 @@ class ImportReport:
     already_imported: int = 0
     matched_deposits: int = 0
     matched_payouts: int = 0
+    matched_refunds: int = 0
     settled_lines: int = 0
     exceptions: int = 0
     errors: list[statement_engine.StatementError] = field(default_factory=list)
@@ -99,11 +104,17 @@ def do_import_statement(actor, stream: BinaryIO, *, file_name: str = "", stateme
     report.already_imported = len(lines) - len(fresh)
     # The engine decides every match (engine/statement.py); here the decisions are applied, each line in
     # its own transaction, re-checked under the lock of the row it touches.
-    payouts = statement_engine.match_payouts(_open_lines(fresh), fresh)
+    awaiting = _awaiting_refunds()
+    refunds, refund_refused, others = statement_engine.match_agency_refunds(
+        [statement_engine.RefundRef(reference=r.reference, bank_code=r.bank_code, bank_account=r.bank_account,
+                                    amount=r.amount) for r in awaiting.values()], fresh,
+        already_paid=AgencyRefund.objects.filter(status=AgencyRefundStatus.REFUNDED,
+                                                 reference__in=_named_refunds(fresh)).values_list("reference", flat=True))
+    payouts = statement_engine.match_payouts(_open_lines(others), others)
     purchases = _unfunded_purchases()
-    deposits, refused = statement_engine.match_deposits({ref: p.points for ref, p in purchases.items()}, fresh)
+    deposits, refused = statement_engine.match_deposits({ref: p.points for ref, p in purchases.items()}, others)
     decisions: dict[tuple[str, int], object] = {}
-    for decision in (*payouts.matches, *payouts.unmatched, *deposits, *refused):
+    for decision in (*refunds, *refund_refused, *payouts.matches, *payouts.unmatched, *deposits, *refused):
         decisions[(decision.statement_id, decision.line_number)] = decision
     for line in fresh:
         with transaction.atomic():
@@ -115,7 +126,9 @@ def do_import_statement(actor, stream: BinaryIO, *, file_name: str = "", stateme
                 continue
             report.new += 1
             decision = decisions[(line.statement_id, line.line_number)]
-            if isinstance(decision, statement_engine.PayoutMatch):
+            if isinstance(decision, statement_engine.RefundMatch):
+                _apply_refund(statement, line, awaiting[decision.reference], report, now)
+            elif isinstance(decision, statement_engine.PayoutMatch):
                 _apply_payout(statement, line, decision, report, now)
             elif isinstance(decision, statement_engine.DepositMatch):
                 _apply_deposit(actor, statement, line, purchases[decision.reference], report, now)
@@ -138,6 +151,27 @@ def _open_lines(lines) -> list[statement_engine.InstructionLineRef]:
     return [statement_engine.InstructionLineRef(
         batch_id=p.batch.batch_id, merchant_code=p.merchant.tax_id, bank_code=p.bank_code, bank_account=p.bank_account,
         amount=p.amount, already_matched=p.matched) for p in positions]
+
+
+def _named_refunds(lines) -> set[str]:
+    return {name for line in lines if line.amount < 0 for name in statement_engine.referenced_refunds(line.reference)}
+
+
+def _awaiting_refunds() -> dict[str, AgencyRefund]:
+    """Refunds to agencies instructed and not yet paid, by reference."""
+    return {r.reference: r for r in AgencyRefund.objects.filter(status=AgencyRefundStatus.INSTRUCTED)}
+
+
+def _apply_refund(statement, line, refund: AgencyRefund, report: ImportReport, now) -> None:
+    refund = AgencyRefund.objects.select_for_update().get(pk=refund.pk)
+    if refund.status != AgencyRefundStatus.INSTRUCTED:  # paid (or cancelled) meanwhile
+        reason = "over_payment" if refund.status == AgencyRefundStatus.REFUNDED else "unknown_debit"
+        _refuse(statement, line, _unmatched_now(line, reason, *statement_engine.REFUND_REASONS[reason],
+                                                reference=refund.reference), report, now)
+        return
+    agency_refunds.confirm_agency_refund(refund, now)
+    _new_line(statement, line, StatementLineState.MATCHED, agency_refund=refund)
+    report.matched_refunds += 1
 
 
 def _unfunded_purchases() -> dict[str, Purchase]:
@@ -278,8 +312,8 @@ def trust_figures() -> TrustFigures:
                                                                       "-line_number").first()
     return TrustFigures(
         deposits=_sum(matched.filter(amount__gt=0)),
-        payouts=-_sum(matched.filter(amount__lt=0)),
-        agency_refunds=0,
+        payouts=-_sum(matched.filter(amount__lt=0, agency_refund=None)),
+        agency_refunds=-_sum(matched.filter(amount__lt=0).exclude(agency_refund=None)),
         accepted_differences=_sum(statement_exceptions.filter(status=TrustExceptionStatus.RESOLVED)),
         open_exceptions=_sum(statement_exceptions.filter(status=TrustExceptionStatus.OPEN)),
         statement_balance=_sum(StatementLine.objects.all()),
@@ -288,8 +322,9 @@ def trust_figures() -> TrustFigures:
 
 
 def check_trust() -> list[str]:
-    """The trust identities, plus: every settled line is matched in full by statement debits, and the
-    ledger's ``settled`` total equals the confirmed payouts."""
+    """The trust identities, plus: every settled line is matched in full by statement debits, the
+    ledger's ``settled`` total equals the confirmed payouts, and its ``refunded`` total the confirmed
+    refunds to agencies (each refunded refund has its bank debit)."""
     figures = trust_figures()
     problems = list(figures.problems)
     for position in SettlementPosition.objects.filter(line_status=LineStatus.SETTLED):
@@ -302,5 +337,13 @@ def check_trust() -> list[str]:
     confirmed = _sum(SettlementPosition.objects.filter(line_status=LineStatus.SETTLED))
     if settled != confirmed:
         problems.append(f"ledger settled {settled} ≠ lines confirmed by the bank {confirmed}")
+    refunded = Account.objects.filter(kind=AccountKind.REFUNDED).aggregate(t=Sum("balance"))["t"] or 0
+    if refunded != figures.agency_refunds:
+        problems.append(f"ledger refunded to agencies {refunded} ≠ refunds confirmed by the bank "
+                        f"{figures.agency_refunds}")
+    for refund in AgencyRefund.objects.filter(status=AgencyRefundStatus.REFUNDED).select_related("statement_line"):
+        line = getattr(refund, "statement_line", None)
+        if line is None or -line.amount != refund.amount:
+            problems.append(f"refund {refund.reference} is marked refunded without a matching bank debit")
     return problems
 

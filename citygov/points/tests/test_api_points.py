@@ -550,7 +550,8 @@ def test_ledger_health_reports_the_identity_per_agency(world):
     assert response.data["agencies"] == [{
         "agency_id": world.p.agency.pk, "agency_code": "social-welfare", "purchased": 105_000, "unfunded": 5_000,
         "funded_unreserved": 90_000, "campaign_unissued": 9_700, "member_available": 250, "held": 0,
-        "merchant_unsettled": 50, "settled": 0, "expired": 0, "accounted": 105_000, "balanced": True}]
+        "merchant_unsettled": 50, "settled": 0, "expired": 0, "refund_pending": 0, "refunded": 0,
+        "accounted": 105_000, "balanced": True}]
 
 
 def test_ledger_health_shows_a_drift_and_only_city_wide_roles_read_the_details(world):

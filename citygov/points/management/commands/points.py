@@ -157,7 +157,8 @@ def _verify(command: BaseCommand, options: dict) -> None:
                                  "campaign_unissued": figures.campaign_unissued,
                                  "member_available": figures.member_available, "held": figures.held,
                                  "merchant_unsettled": figures.merchant_unsettled, "settled": figures.settled,
-                                 "expired": figures.expired, "balanced": figures.balanced})
+                                 "expired": figures.expired, "refund_pending": figures.refund_pending,
+                                 "refunded": figures.refunded, "balanced": figures.balanced})
         write_json(command, {"ok": health.ok, "accounts": health.accounts_checked,
                              "transfers": health.transfers_checked, "problems": health.problems})
     else:
@@ -203,6 +204,7 @@ SUBCOMMANDS: dict[str, SubCommand] = {
     "verify-instruction": SubCommand(settle.VERIFY_HELP, settle.verify_arguments, settle.verify),
     "approve-final": SubCommand(settle.APPROVE_HELP, settle.approve_arguments, settle.approve),
     "import-statement": SubCommand(settle.STATEMENT_HELP, settle.statement_arguments, settle.import_statement),
+    "refund-agency": SubCommand(settle.REFUND_HELP, settle.refund_arguments, settle.refund_agency),
     "month-pack": SubCommand(settle.MONTH_PACK_HELP, settle.month_pack_arguments, settle.month_pack),
 }
 
