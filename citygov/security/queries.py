@@ -191,3 +191,47 @@ def installs_of(user, component: SystemComponent) -> int:
     return InstalledSoftware.objects.for_agency(user).filter(
         agency_id=component.agency_id, vendor=component.vendor, product=component.product).values(
         "device_id").distinct().count()
+
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "unknown", "")
+
+
+@dataclass(frozen=True)
+class AgencyCharts:
+    """The figures the agency posture charts draw (all zero for an agency without devices)."""
+
+    identified: int
+    product_only: int
+    unidentified: int
+    devices: int
+    vans: int
+    edr: int
+    # Devices by the worst severity of a known CVE on them, in SEVERITY_ORDER ("" = none known).
+    devices_by_severity: dict[str, int]
+
+    @property
+    def identification_rate(self) -> float | None:
+        """Share of installed-software rows identified at least to vendor:product (None without software)."""
+        total = self.identified + self.product_only + self.unidentified
+        return (self.identified + self.product_only) / total if total else None
+
+
+def agency_charts(user, agency_id: int) -> AgencyCharts:
+    """Identification, VANS/EDR coverage and vulnerable devices by severity for one agency (scoped)."""
+    devices = Device.objects.for_agency(user).filter(agency_id=agency_id).aggregate(
+        n=Count("id"), vans=Count("id", filter=Q(vans_enrolled=True)), edr=Count("id", filter=Q(edr_installed=True)))
+    software = InstalledSoftware.objects.for_agency(user).filter(agency_id=agency_id)
+    statuses = dict(software.values_list("status").annotate(n=Count("id")).order_by())
+    worst: dict[int, int] = {}
+    rank = {level: index for index, level in enumerate(SEVERITY_ORDER)}
+    for device_id, severity in software.values_list("device_id", "worst_severity").distinct().order_by():
+        index = rank.get(severity, rank[""])
+        worst[device_id] = min(worst.get(device_id, index), index)
+    by_severity = dict.fromkeys(SEVERITY_ORDER, 0)
+    for index in worst.values():
+        by_severity[SEVERITY_ORDER[index]] += 1
+    # Devices with no software rows at all have no known CVE either.
+    by_severity[""] += max(devices["n"] - len(worst), 0)
+    return AgencyCharts(statuses.get(IdentificationStatus.IDENTIFIED, 0), statuses.get(IdentificationStatus.PRODUCT_ONLY, 0),
+                        statuses.get(IdentificationStatus.UNIDENTIFIED, 0), devices["n"], devices["vans"],
+                        devices["edr"], by_severity)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
+import json
 
 from django import forms
 from django.contrib import messages
@@ -30,11 +29,12 @@ from citygov.security.models import (
     SecurityTestKind,
 )
 from citygov.security.services import do_map_software
+from citygov.security.uploads import IMPORT_KINDS, run_import
 
 # What each security capability lets a user do, shown on the overview (the role decides who holds which).
 CAPABILITY_LABELS = {
     Capability.VIEW_SECURITY: gettext_lazy("View IT assets, software identification and vulnerabilities"),
-    Capability.MANAGE_SECURITY: gettext_lazy("Import inventories and map software to CPEs"),
+    Capability.MANAGE_SECURITY: gettext_lazy("Import inventories, devices, systems and tests; map software to CPEs"),
 }
 
 
@@ -71,30 +71,79 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "security/overview.html", context)
 
 
+class AgencyImportForm(forms.Form):
+    """Upload of a software inventory or a device list for the agency of the page."""
+
+    kind = forms.ChoiceField(label=gettext_lazy("What the file holds"), choices=[
+        ("inventory", IMPORT_KINDS["inventory"][0]), ("devices", IMPORT_KINDS["devices"][0])])
+    file = forms.FileField(label=gettext_lazy("File (CSV or JSON)"))
+    hostname = forms.CharField(label=gettext_lazy("Host name for rows that name none (osqueryi output)"),
+                               max_length=120, required=False)
+
+
+def _report_message(report: services.ImportReport) -> str:
+    return _("%(rows)d rows read: %(created)d created, %(updated)d updated, %(unchanged)d unchanged, "
+             "%(rejected)d rejected.") % {"rows": report.rows, "created": report.created, "updated": report.updated,
+                                          "unchanged": report.unchanged, "rejected": len(report.problems)}
+
+
+def _chart_series(charts: queries.AgencyCharts) -> dict[str, str]:
+    severity_labels = {"critical": _("Critical"), "high": _("High"), "medium": _("Medium"), "low": _("Low"),
+                       "unknown": _("Unknown score"), "": _("None known")}
+    series = {
+        "identification": {"labels": [_("Identified"), _("Product only"), _("Not identified")],
+                           "values": [charts.identified, charts.product_only, charts.unidentified]},
+        "coverage": {"labels": [_("VANS"), _("EDR")], "yes": [charts.vans, charts.edr],
+                     "no": [charts.devices - charts.vans, charts.devices - charts.edr]},
+        "severity": {"labels": [severity_labels[k] for k in queries.SEVERITY_ORDER],
+                     "values": [charts.devices_by_severity[k] for k in queries.SEVERITY_ORDER]},
+    }
+    return {key: json.dumps(value, ensure_ascii=False) for key, value in series.items()}
+
+
 @security_page
 def agency_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One agency: the unidentified software names to work through and its devices."""
+    """One agency's posture: charts (identification, VANS/EDR coverage, vulnerable devices by severity),
+    the unidentified software names to work through, its devices, and inventory/device imports."""
     agency = Agency.objects.filter(pk=pk).first()
     if agency is None or not can_reach_agency(request.user, agency.pk):
         raise Http404
     user = request.user
-    can_map = not user.is_read_only and user.has_capability(Capability.MANAGE_SECURITY)
-    form = MappingForm(request.POST or None) if can_map else None
-    if request.method == "POST":
-        if form is None:
-            raise PermissionDenied
-        if form.is_valid():
-            try:
-                updated = do_map_software(user, **form.cleaned_data)
-            except ServiceError as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(request, _("Mapping saved: %(count)d installed programs re-identified.")
-                                 % {"count": updated})
+    can_map = _can_manage(user)
+    action = request.POST.get("action", "map") if request.method == "POST" else None
+    if action and not can_map:
+        raise PermissionDenied
+    form = MappingForm(request.POST if action == "map" else None) if can_map else None
+    import_form = AgencyImportForm(request.POST if action == "import" else None,
+                                   request.FILES if action == "import" else None, prefix="import") if can_map else None
+    problems: list = []
+    if action == "map" and form.is_valid():
+        try:
+            updated = do_map_software(user, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Mapping saved: %(count)d installed programs re-identified.")
+                             % {"count": updated})
+            return redirect("security:agency", pk=agency.pk)
+    elif action == "import" and import_form.is_valid():
+        data = import_form.cleaned_data
+        try:
+            report = run_import(user, data["kind"], agency.pk, data["file"], hostname=data["hostname"])
+        except ServiceError as exc:
+            import_form.add_error("file", exc.message)
+        else:
+            messages.success(request, _report_message(report))
+            if not report.problems:
                 return redirect("security:agency", pk=agency.pk)
+            problems = report.problems
+    elif action not in (None, "map", "import"):
+        raise Http404
     devices = Device.objects.for_agency(user).filter(agency=agency).order_by("hostname")[:500]
+    charts = queries.agency_charts(user, agency.pk)
     context = {"agency": agency, "names": queries.unidentified_names(user, agency.pk), "devices": devices,
-               "form": form}
+               "form": form, "import_form": import_form, "problems": problems, "charts": charts,
+               "series": _chart_series(charts)}
     return render(request, "security/agency.html", context)
 
 
@@ -102,7 +151,7 @@ class ImportForm(forms.Form):
     """Upload of an information-systems CSV or a components CSV for one agency."""
 
     kind = forms.ChoiceField(label=gettext_lazy("File"), choices=[
-        ("systems", gettext_lazy("Information systems")), ("components", gettext_lazy("System components"))])
+        (kind, IMPORT_KINDS[kind][0]) for kind in ("systems", "components", "tests")])
     agency = forms.ModelChoiceField(label=gettext_lazy("Agency"), queryset=Agency.objects.none())
     file = forms.FileField(label=gettext_lazy("CSV file"))
 
@@ -159,18 +208,6 @@ def _can_manage(user) -> bool:
     return not user.is_read_only and user.has_capability(Capability.MANAGE_SECURITY)
 
 
-def _import_upload(user, form: ImportForm) -> services.ImportReport:
-    # The services read a path (they stream files from the CLI too): spool the upload to a temporary file.
-    upload = form.cleaned_data["file"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(upload.name or "upload.csv").name
-        with path.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-        run = services.do_import_systems if form.cleaned_data["kind"] == "systems" else services.do_import_components
-        return run(user, form.cleaned_data["agency"].pk, path)
-
-
 @security_page
 def systems(request: HttpRequest) -> HttpResponse:
     """Core information systems: the backup headline, warranty and CVE alerts, overdue findings, imports."""
@@ -182,14 +219,12 @@ def systems(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                report = _import_upload(user, form)
+                report = run_import(user, form.cleaned_data["kind"], form.cleaned_data["agency"].pk,
+                                    form.cleaned_data["file"])
             except ServiceError as exc:
                 form.add_error("file", exc.message)
             else:
-                messages.success(request, _("%(rows)d rows read: %(created)d created, %(updated)d updated, "
-                                            "%(unchanged)d unchanged, %(rejected)d rejected.")
-                                 % {"rows": report.rows, "created": report.created, "updated": report.updated,
-                                    "unchanged": report.unchanged, "rejected": len(report.problems)})
+                messages.success(request, _report_message(report))
                 if not report.problems:
                     return redirect("security:systems")
                 problems = report.problems

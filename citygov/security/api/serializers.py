@@ -152,3 +152,75 @@ class RemediationInputSerializer(serializers.Serializer):
 
     remediated_on = serializers.DateField()
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class CoreSystemInputSerializer(serializers.Serializer):
+    """An information system to create or edit, with its off-site backup record (PATCH: any subset)."""
+
+    agency = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                      help_text="the owner agency: required on create; a system never moves")
+    name = serializers.CharField(max_length=200)
+    is_core = serializers.BooleanField(default=True)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    vendor = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    budgets = serializers.DictField(child=serializers.IntegerField(min_value=0), required=False, default=dict,
+                                    help_text='NT$ per year, e.g. {"2024": 800000}')
+    software_warranty_end = serializers.DateField(required=False, allow_null=True, default=None)
+    hardware_warranty_end = serializers.DateField(required=False, allow_null=True, default=None)
+    last_patch = serializers.DateField(required=False, allow_null=True, default=None)
+    status = serializers.ChoiceField(choices=["active", "retired"], default="active")
+    backup_method = serializers.ChoiceField(choices=["none", "city_site", "cloud", "idc"], default="none")
+    backup_location = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    backup_frequency = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    last_backup = serializers.DateField(required=False, allow_null=True, default=None)
+    last_restore_drill = serializers.DateField(required=False, allow_null=True, default=None)
+    drill_result = serializers.ChoiceField(choices=["", "passed", "partial", "failed"], allow_blank=True, default="")
+    rpo_target_hours = serializers.FloatField(required=False, allow_null=True, min_value=0, default=None)
+    rto_target_hours = serializers.FloatField(required=False, allow_null=True, min_value=0, default=None)
+    rpo_achieved_hours = serializers.FloatField(required=False, allow_null=True, min_value=0, default=None)
+    rto_achieved_hours = serializers.FloatField(required=False, allow_null=True, min_value=0, default=None)
+
+
+class ComponentSerializer(SystemComponentSerializer):
+    """A component with the system and agency it belongs to."""
+
+    class Meta(SystemComponentSerializer.Meta):
+        fields = ["id", "agency", "system", *SystemComponentSerializer.Meta.fields[1:]]
+
+
+class ComponentInputSerializer(serializers.Serializer):
+    """A software component of a system (identified to a CPE and matched to CVEs when saved)."""
+
+    system = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                      help_text="the system: required on create; a component never moves")
+    display_name = serializers.CharField(max_length=300)
+    display_version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    publisher = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    arch = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+
+class ImportInputSerializer(serializers.Serializer):
+    """A file to import for one agency (devices may name their owner agency per row instead)."""
+
+    file = serializers.FileField()
+    agency = serializers.IntegerField(required=False, allow_null=True, default=None)
+    hostname = serializers.CharField(max_length=120, required=False, allow_blank=True, default="",
+                                     help_text="inventory only: the device of rows that name none (osqueryi output)")
+
+
+class ImportProblemSerializer(serializers.Serializer):
+    """A rejected row."""
+
+    line = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    """What an import did."""
+
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    devices_created = serializers.IntegerField()
+    problems = ImportProblemSerializer(many=True)

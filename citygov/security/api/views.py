@@ -1,19 +1,26 @@
-"""Security API: devices, installed software with identification results, and agency posture (read-only)."""
+"""Security API: devices, installed software with identification results, agency posture, information
+systems with their backup and components, tests and findings, and file imports."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
-from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from citygov.core.errors import InvalidInput
 from citygov.core.roles import Capability
 from citygov.security import queries, services
 from citygov.security.api import serializers as s
-from citygov.security.models import CoreSystem, Device, Finding, InstalledSoftware, SecurityTest
+from citygov.security.models import CoreSystem, Device, Finding, InstalledSoftware, SecurityTest, SystemComponent
+from citygov.security.uploads import IMPORT_KINDS, run_import
 
 
 class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
@@ -52,10 +59,11 @@ class PostureView(APIView):
         return Response(s.AgencyPostureSerializer(rows, many=True).data)
 
 
-class CoreSystemViewSet(viewsets.ReadOnlyModelViewSet):
+class CoreSystemViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Information systems with warranties, patches, off-site backup, flags and components.
 
-    POST ``{id}/drill/`` records a restore drill, ``{id}/patch/`` a patch date.
+    POST creates a system, PUT/PATCH ``{id}/`` edits it (backup record included), through the same
+    services as the pages; POST ``{id}/drill/`` records a restore drill, ``{id}/patch/`` a patch date.
     """
 
     serializer_class = s.CoreSystemSerializer
@@ -73,9 +81,37 @@ class CoreSystemViewSet(viewsets.ReadOnlyModelViewSet):
         context["rows"] = {r.system.pk: r for r in queries.system_rows(self.request.user)}
         return context
 
-    def _answer(self, system_id: int) -> Response:
+    def _answer(self, system_id: int, code: int = status.HTTP_200_OK) -> Response:
         system = self.get_queryset().get(pk=system_id)
-        return Response(self.get_serializer(system).data)
+        return Response(self.get_serializer(system).data, status=code)
+
+    @extend_schema(summary="Create an information system", request=s.CoreSystemInputSerializer,
+                   responses={201: s.CoreSystemSerializer})
+    def create(self, request, *args, **kwargs):
+        body = s.CoreSystemInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        agency_id = data.pop("agency")
+        if agency_id is None:
+            raise InvalidInput(_("The system has invalid fields."), fields={"agency": [_("Choose the agency.")]})
+        system = services.do_create_system(request.user, agency_id, services.SystemInput(**data))
+        return self._answer(system.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Edit an information system and its backup record", request=s.CoreSystemInputSerializer,
+                   responses={200: s.CoreSystemSerializer})
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.get("partial", False)
+        system = self.get_object()
+        body = s.CoreSystemInputSerializer(data=request.data, partial=partial)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        if data.pop("agency", None) not in (None, system.agency_id):
+            raise InvalidInput(_("The system has invalid fields."),
+                               fields={"agency": [_("A system cannot move to another agency.")]})
+        wanted = dataclasses.replace(services.system_input_of(system), **data) if partial else \
+            services.SystemInput(**data)
+        services.do_update_system(request.user, system.pk, wanted)
+        return self._answer(system.pk)
 
     @extend_schema(summary="Record a restore drill", request=s.DrillInputSerializer,
                    responses={200: s.CoreSystemSerializer})
@@ -168,3 +204,82 @@ class BackupCoverageView(APIView):
     def get(self, request):
         coverage = queries.backup_coverage(queries.system_rows(request.user))
         return Response(s.BackupCoverageSerializer(coverage.__dict__).data)
+
+
+class SystemComponentViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin,
+                             viewsets.ReadOnlyModelViewSet):
+    """Components of information systems: each is identified to a CPE and matched to CVEs when saved.
+
+    POST adds one to a system, PUT/PATCH changes it (e.g. a new version), DELETE removes it; all through
+    the services, with a change-log row.
+    """
+
+    serializer_class = s.ComponentSerializer
+    read_capability = Capability.VIEW_SECURITY
+    write_capability = Capability.MANAGE_SECURITY
+    filterset_fields = ["agency", "system", "status", "worst_severity"]
+    search_fields = ["display_name", "publisher"]
+
+    def get_queryset(self):
+        return SystemComponent.objects.for_agency(self.request.user).order_by("system_id", "display_name", "id")
+
+    @extend_schema(summary="Add a component to a system", request=s.ComponentInputSerializer,
+                   responses={201: s.ComponentSerializer})
+    def create(self, request, *args, **kwargs):
+        body = s.ComponentInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        system_id = data.pop("system")
+        if system_id is None:
+            raise InvalidInput(_("The component has invalid fields."), fields={"system": [_("Choose the system.")]})
+        component = services.do_add_component(request.user, system_id, services.ComponentInput(**data))
+        return Response(s.ComponentSerializer(component).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Change a component", request=s.ComponentInputSerializer,
+                   responses={200: s.ComponentSerializer})
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.get("partial", False)
+        component = self.get_object()
+        body = s.ComponentInputSerializer(data=request.data, partial=partial)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        if data.pop("system", None) not in (None, component.system_id):
+            raise InvalidInput(_("The component has invalid fields."),
+                               fields={"system": [_("A component cannot move to another system.")]})
+        current = services.ComponentInput(component.display_name, component.display_version, component.publisher)
+        wanted = dataclasses.replace(current, **data) if partial else services.ComponentInput(**data)
+        done = services.do_update_component(request.user, component.pk, wanted)
+        return Response(s.ComponentSerializer(done).data)
+
+    def destroy(self, request, *args, **kwargs):
+        component = self.get_object()
+        services.do_remove_component(request.user, component.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImportView(APIView):
+    """Import a file for an agency (multipart ``file``, ``agency``; ``hostname`` for an osqueryi inventory).
+
+    ``kind``: ``inventory`` (CSV, JSON, osquery ``programs``/``deb_packages`` JSON or daemon logs),
+    ``devices``, ``systems``, ``components`` or ``tests`` (penetration tests and red/blue exercises with
+    findings). The answer lists rejected rows by line; the good rows are imported; re-importing the same
+    file changes nothing. A file that cannot be read at all is a 400 problem and nothing is written.
+    """
+
+    read_capability = Capability.VIEW_SECURITY
+    write_capability = Capability.MANAGE_SECURITY
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(summary="Import a file", request={"multipart/form-data": s.ImportInputSerializer},
+                   parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(IMPORT_KINDS))],
+                   responses={200: s.ImportReportSerializer})
+    def post(self, request, kind: str):
+        if kind not in IMPORT_KINDS:
+            raise NotFound()
+        body = s.ImportInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        report = run_import(request.user, kind, data["agency"], data["file"], hostname=data["hostname"])
+        return Response(s.ImportReportSerializer({
+            **{name: getattr(report, name) for name in ("rows", "created", "updated", "unchanged", "devices_created")},
+            "problems": [{"line": p.line, "message": str(p.message)} for p in report.problems]}).data)

@@ -1,9 +1,14 @@
-"""Streaming readers for software-inventory files (CSV from VANS/SCCM exports, osquery CSV). Pure Python.
+"""Streaming readers for software-inventory files. Pure Python.
 
-Rows are read one at a time, so a file of any size streams in constant memory. The encoding is decided
-from the first 64 KiB: UTF-8 (with or without BOM), else Big5/CP950 (common in Taiwanese exports); any
-other bytes, a missing ``display_name`` column or a broken line raise :class:`InventoryError` with the
-line number and a message in English and Chinese.
+Accepted: CSV (VANS/SCCM exports, osquery CSV) and JSON — an array of objects (``osqueryi --json
+"select * from programs"`` or ``deb_packages``), JSON lines, osquery daemon result logs (``columns`` or
+``snapshot`` entries with ``hostIdentifier``) and ``{"hostname": ..., "software": [...]}`` documents.
+The format is decided from the first non-blank character (``[`` or ``{`` is JSON).
+
+Rows are read one at a time, so a file of any size streams in constant memory. The CSV encoding is
+decided from the first 64 KiB: UTF-8 (with or without BOM), else Big5/CP950 (common in Taiwanese
+exports); JSON must be UTF-8. Other bytes, a missing ``display_name`` column or a broken line raise
+:class:`InventoryError` with the line number and a message in English and Chinese.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,10 +126,210 @@ def iter_csv(path: Path, aliases: dict[str, tuple[str, ...]], required: tuple[st
 
 
 def read_inventory(path: Path, progress=None) -> Iterator[tuple[int, InventoryRow]]:
-    """Yield ``(line, InventoryRow)`` for every data row of a CSV inventory; extra columns are ignored.
+    """Yield ``(line, InventoryRow)`` for every row of a CSV or JSON inventory; extra columns are ignored.
 
     Blank lines are skipped. Raises :class:`InventoryError` for an unreadable file.
     """
-    for line, values in iter_csv(path, COLUMNS, progress=progress):
+    for line, values in iter_rows(path, COLUMNS, progress=progress):
         yield line, InventoryRow(values["display_name"], values["display_version"], values["publisher"],
                                  values["arch"])
+
+
+# --- JSON and osquery ---------------------------------------------------------------------------------
+
+# One JSON value (a row, or a daemon log entry with a host's snapshot) larger than this is refused.
+MAX_JSON_VALUE = 16 * 1024 * 1024
+JSON_CHUNK = 1024 * 1024
+# Keys of a document holding a list of rows, e.g. {"hostname": "PC-1", "software": [...]}.
+ROW_LISTS = ("software", "programs", "deb_packages", "packages", "rows", "snapshot")
+# Keys naming the host in a document or an osquery daemon log entry.
+HOST_KEYS = ("hostname", "hostidentifier", "host", "computer_name")
+
+
+def detect_format(path: Path) -> str:
+    """``json`` when the first non-blank character of the file is ``[`` or ``{``, else ``csv``."""
+    try:
+        with path.open("rb") as raw:
+            sample = raw.read(4096)
+    except OSError as exc:
+        raise InventoryError(f"cannot open {path}: {exc.strerror} (無法開啟檔案)") from None
+    text = sample.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "json" if text[:1] in (b"[", b"{") else "csv"
+
+
+def iter_rows(path: Path, aliases: dict[str, tuple[str, ...]], required: tuple[str, ...] = ("display_name",),
+              progress=None) -> Iterator[tuple[int, dict[str, str]]]:
+    """Like :func:`iter_csv`, for a CSV or a JSON file (decided by :func:`detect_format`)."""
+    if detect_format(path) == "json":
+        return iter_json(path, aliases, required, progress)
+    return iter_csv(path, aliases, required, progress)
+
+
+class _JsonValues:
+    """Top-level JSON values of a text stream, or the elements of a top-level array, with their lines."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self.text = text
+        self.buf = ""
+        self.pos = 0
+        self.line = 1  # line of buf[pos]
+        self.eof = False
+        self.decoder = json.JSONDecoder()
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.text.read(JSON_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+        return True
+
+    def _advance(self, to: int) -> None:
+        self.line += self.buf.count("\n", self.pos, to)
+        self.pos = to
+
+    def _peek(self) -> str:
+        """The next non-blank character ('' at the end), skipping blanks."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                if self.buf[self.pos] == "\n":
+                    self.line += 1
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def _value(self) -> tuple[int, object]:
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if len(self.buf) - self.pos > MAX_JSON_VALUE:
+                    raise InventoryError("a JSON value is larger than 16 MiB: split the file "
+                                         "(JSON 單筆資料過大)", self.line) from None
+                if self._fill():
+                    continue
+                line = self.line + self.buf.count("\n", self.pos, exc.pos)
+                raise InventoryError(f"broken JSON: {exc.msg} (JSON 格式錯誤)", line) from None
+            # A number or a literal cut at the end of the buffer may continue in the next chunk.
+            if end == len(self.buf) and not self.eof and not isinstance(value, dict | list) and self._fill():
+                continue
+            line = self.line
+            self._advance(end)
+            return line, value
+
+    def __iter__(self) -> Iterator[tuple[int, object]]:
+        first = self._peek()
+        if first == "":
+            raise InventoryError("the file is empty (檔案是空的)")
+        if first != "[":
+            while self._peek():
+                yield self._value()
+            return
+        self._advance(self.pos + 1)
+        state = "start"  # start: after [; value: after a comma; next: after a value
+        while True:
+            char = self._peek()
+            if char == "":
+                raise InventoryError("broken JSON: the array is not closed with ] (JSON 格式錯誤)", self.line)
+            if char == "]" and state != "value":
+                self._advance(self.pos + 1)
+                if self._peek():
+                    raise InventoryError("broken JSON: text after the closing ] (JSON 格式錯誤)", self.line)
+                return
+            if state == "next":
+                if char != ",":
+                    raise InventoryError("broken JSON: expected , between rows (JSON 格式錯誤)", self.line)
+                self._advance(self.pos + 1)
+                state = "value"
+                continue
+            yield self._value()
+            state = "next"
+
+
+def _host_of(document: dict) -> str:
+    for key, value in document.items():
+        if key.lower() in HOST_KEYS and isinstance(value, str | int):
+            return str(value)
+    return ""
+
+
+def _expand(value: object) -> Iterator[tuple[dict, str]]:
+    """The rows of one top-level JSON value, each with the host its envelope names ('' if none)."""
+    if not isinstance(value, dict):
+        yield value, ""
+        return
+    if isinstance(value.get("columns"), dict):
+        # An osquery daemon differential log entry: one row added (or removed: not installed any more).
+        if value.get("action") != "removed":
+            yield value["columns"], _host_of(value)
+        return
+    for key in ROW_LISTS:
+        rows = value.get(key)
+        if isinstance(rows, list):
+            host = _host_of(value)
+            for row in rows:
+                yield row, host
+            return
+    yield value, ""
+
+
+def _text(value: object) -> str:
+    if value is None or isinstance(value, dict | list):
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value).strip()
+
+
+def iter_json(path: Path, aliases: dict[str, tuple[str, ...]], required: tuple[str, ...] = ("display_name",),
+              progress=None) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line, {field: value})`` for every row of a JSON inventory, streaming (see the module doc).
+
+    ``line`` is the line on which the row's JSON value (or its daemon log entry) starts. Keys are matched
+    to fields case-insensitively through ``aliases``; other keys are ignored; a host named by the envelope
+    (``hostIdentifier``) fills a ``hostname`` field the row lacks. Raises :class:`InventoryError` when the
+    file is not UTF-8, the JSON is broken, a row is not an object, or the first row has none of the
+    names of a ``required`` field.
+    """
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise InventoryError(f"cannot open {path}: {exc.strerror} (無法開啟檔案)") from None
+    with raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        count = 0
+        line = 1
+        try:
+            for line, value in _JsonValues(text):
+                for row, host in _expand(value):
+                    if not isinstance(row, dict):
+                        raise InventoryError("a row is not a JSON object ({...}) (資料列不是 JSON 物件)", line)
+                    keys = {str(k).strip().lower(): v for k, v in row.items()}
+                    values = {}
+                    for name, accepted in aliases.items():
+                        found = next((a for a in accepted if a in keys), None)
+                        values[name] = _text(keys[found]) if found is not None else ""
+                    if "hostname" in values and not values["hostname"] and host:
+                        values["hostname"] = host
+                    if count == 0:
+                        missing = [f for f in required if not any(a in keys for a in aliases[f])
+                                   and not (f == "hostname" and host)]
+                        if missing:
+                            found_keys = ", ".join(list(keys)[:20]) or "(none)"
+                            raise InventoryError(
+                                f"no {', '.join(missing)} field in the first row (fields found: {found_keys}); "
+                                f"the rows need {','.join(aliases)} (缺少 {', '.join(missing)} 欄位)", line)
+                    count += 1
+                    if not any(values.values()):
+                        continue
+                    yield line, values
+                    if progress is not None and count % 2000 == 0:
+                        progress(raw.tell())
+        except UnicodeDecodeError:
+            raise InventoryError(f"bytes that are not UTF-8 after line {line}: JSON must be UTF-8 "
+                                 "(JSON 檔案必須是 UTF-8 編碼)", line) from None

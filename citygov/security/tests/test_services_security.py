@@ -27,8 +27,9 @@ def test_import_identifies_matches_and_is_idempotent(tmp_path, admin_a, agency_a
     path = write(tmp_path, INVENTORY)
     with translation.override("en"):
         report = do_import_inventory(admin_a, agency_a.pk, path)
+        # Messages are translated when shown (str() in the active language).
+        assert [(p.line, str(p.message)) for p in report.problems] == [(5, "host name and display name are required")]
     assert (report.rows, report.created, report.updated, report.unchanged, report.devices_created) == (5, 4, 0, 0, 2)
-    assert [(p.line, p.message) for p in report.problems] == [(5, "host name and display name are required")]
     winrar = InstalledSoftware.objects.get(display_name="WinRAR 6.22 (64-bit)")
     assert (winrar.status, winrar.cpe, winrar.worst_severity) == (
         "identified", "cpe:2.3:a:rarlab:winrar:6.22:*:*:*:*:*:*:*", "high")

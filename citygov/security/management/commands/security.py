@@ -6,10 +6,15 @@ Examples::
     citygov security vulns inventory.csv --format jsonl        # adds the CVEs of every row
     citygov security identify inventory.csv                    # a summary for people
     citygov security import-inventory inventory.csv --agency sccdc --user analyst   # into the database
+    citygov security import-inventory programs.json --agency sccdc --user analyst --hostname PC-1
+    citygov security import-devices devices.csv --agency sccdc --user analyst
+    citygov security import-tests pentests.csv --agency sccdc --user analyst
     citygov security sync-nvd                                  # incremental update from the NVD 2.0 APIs
 
 The CSV needs a ``display_name`` column; ``display_version``, ``publisher`` and ``arch`` are read when
 present (osquery's ``name``/``version`` also work) and other columns are ignored. UTF-8 or Big5.
+JSON works too (UTF-8): an array of objects with the same names, JSON lines, osquery ``programs`` or
+``deb_packages`` results (``osqueryi --json``) and osquery daemon result logs.
 
 Exit codes: 0 success, 1 failure, 2 bad input (missing file, wrong columns, wrong encoding, broken CSV).
 """
@@ -70,8 +75,8 @@ class Progress:
 
 def _file_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help=(
-        "inventory CSV (UTF-8 or Big5) with columns display_name,display_version,publisher; "
-        "extra columns are ignored"))
+        "inventory CSV (UTF-8 or Big5) with columns display_name,display_version,publisher (extra columns "
+        "are ignored), or JSON: an array of such objects, JSON lines, osquery programs/deb_packages output"))
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text: a summary for people; jsonl: one JSON object per row")
     parser.add_argument("--terms", metavar="CSV", help="a zh-TW → English term table replacing the bundled one")
@@ -133,40 +138,77 @@ def _stream(command: BaseCommand, options: dict, with_cves: bool) -> None:
         out.write(summary)
 
 
-def _import_arguments(parser: ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help=(
-        "software inventory CSV (UTF-8 or Big5): hostname,display_name,display_version,publisher"))
-    parser.add_argument("--agency", required=True, help="the agency's code (e.g. sccdc)")
-    parser.add_argument("--user", required=True, help="act as this user (their role and agencies apply)")
+IMPORT_HELP = {
+    "inventory": "software inventory: CSV (UTF-8 or Big5) hostname,display_name,display_version,publisher, or "
+                 "JSON (array of objects, JSON lines, osquery programs/deb_packages output, osquery daemon logs)",
+    "devices": "device list CSV: hostname,device_type,os,owner_agency,vans_enrolled,edr_installed,last_seen",
+    "systems": "information systems CSV (columns in docs/security.md)",
+    "components": "system components CSV: system,display_name,display_version,publisher",
+    "tests": "penetration tests / red-blue exercises CSV, one row per finding: kind,title,performed_on,"
+             "conducted_by,system,finding,severity,due_date,remediated_on,note",
+}
 
 
-def _import(command: BaseCommand, options: dict) -> None:
-    from django.contrib.auth import get_user_model
+def _import_arguments_for(kind: str) -> Callable[[ArgumentParser], None]:
+    def arguments(parser: ArgumentParser) -> None:
+        parser.add_argument("file", metavar="FILE", help=IMPORT_HELP[kind])
+        if kind == "devices":
+            parser.add_argument("--agency", help="the agency's code (e.g. sccdc); rows may name their "
+                                                 "owner_agency instead")
+        else:
+            parser.add_argument("--agency", required=True, help="the agency's code (e.g. sccdc)")
+        parser.add_argument("--user", required=True, help="act as this user (their role and agencies apply)")
+        if kind == "inventory":
+            parser.add_argument("--hostname", default="", help="the device of rows that name none "
+                                                               "(osqueryi output of one machine)")
+    return arguments
 
-    from citygov.agencies.models import Agency
-    from citygov.core.errors import ServiceError
-    from citygov.security.services import do_import_inventory
 
-    user = get_user_model().objects.filter(username=options["user"], is_active=True).first()
-    if user is None:
-        raise CommandError(f"no active user {options['user']!r} (查無此使用者)", returncode=EXIT_BAD_INPUT)
-    agency = Agency.objects.filter(code=options["agency"]).first()
-    if agency is None:
-        raise CommandError(f"no agency {options['agency']!r} (查無此機關)", returncode=EXIT_BAD_INPUT)
-    path = Path(options["file"])
-    try:
-        report = do_import_inventory(user, agency.pk, path)
-    except ServiceError as exc:
-        code = EXIT_BAD_INPUT if exc.status == 400 else EXIT_FAILURE
-        raise CommandError(f"{path}: {exc.message}", returncode=code) from None
-    command.stdout.write(f"{path}: {report.rows} rows — created {report.created}, updated {report.updated}, "
-                         f"unchanged {report.unchanged}, devices created {report.devices_created}, "
-                         f"rejected {len(report.problems)}")
-    for problem in report.problems:
-        command.stderr.write(f"{path}:{problem.line}: {problem.message}")
-    if report.problems:
-        raise CommandError(f"{len(report.problems)} of {report.rows} rows were not imported; the other rows were.",
-                           returncode=EXIT_FAILURE)
+def _both_languages(message) -> str:
+    """A row message in English, then in Traditional Chinese when the translation differs."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        english = str(message)
+    with translation.override("zh-hant"):
+        chinese = str(message)
+    return english if english == chinese else f"{english} ({chinese})"
+
+
+def _import_for(kind: str) -> Callable[[BaseCommand, dict], None]:
+    def run(command: BaseCommand, options: dict) -> None:
+        from django.contrib.auth import get_user_model
+
+        from citygov.agencies.models import Agency
+        from citygov.core.errors import ServiceError
+        from citygov.security.uploads import IMPORT_KINDS
+
+        user = get_user_model().objects.filter(username=options["user"], is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {options['user']!r} (查無此使用者)", returncode=EXIT_BAD_INPUT)
+        agency_id = None
+        if options.get("agency"):
+            agency = Agency.objects.filter(code=options["agency"]).first()
+            if agency is None:
+                raise CommandError(f"no agency {options['agency']!r} (查無此機關)", returncode=EXIT_BAD_INPUT)
+            agency_id = agency.pk
+        path = Path(options["file"])
+        try:
+            report = IMPORT_KINDS[kind][1](user, agency_id, path, hostname=options.get("hostname") or "")
+        except ServiceError as exc:
+            code = EXIT_BAD_INPUT if exc.status == 400 else EXIT_FAILURE
+            raise CommandError(f"{path}: {_both_languages(exc.message)}", returncode=code) from None
+        summary = (f"{path}: {report.rows} rows — created {report.created}, updated {report.updated}, "
+                   f"unchanged {report.unchanged}")
+        if kind == "inventory":
+            summary += f", devices created {report.devices_created}"
+        command.stdout.write(f"{summary}, rejected {len(report.problems)}")
+        for problem in report.problems:
+            command.stderr.write(f"{path}:{problem.line}: {_both_languages(problem.message)}")
+        if report.problems:
+            raise CommandError(f"{len(report.problems)} of {report.rows} rows were not imported; the other rows "
+                               f"were. (有 {len(report.problems)} 列未匯入，其餘已匯入)", returncode=EXIT_FAILURE)
+    return run
 
 
 def _sync_arguments(parser: ArgumentParser) -> None:
@@ -226,11 +268,21 @@ def _sync(command: BaseCommand, options: dict) -> None:
 SUBCOMMANDS: dict[str, SubCommand] = {
     "sync-nvd": SubCommand("update the local NVD index incrementally from the NVD 2.0 CVE and CPE APIs "
                            "(CITYGOV_NVD_API_KEY from the environment; resumable)", _sync_arguments, _sync),
-    "import-inventory": SubCommand("import an agency's software inventory into the database (identifies and "
-                                   "matches every row)", _import_arguments, _import),
-    "identify": SubCommand("identify the software of an inventory CSV (no database needed)", _file_arguments,
+    "import-inventory": SubCommand("import an agency's software inventory (CSV, JSON or osquery JSON) into the "
+                                   "database (identifies and matches every row)", _import_arguments_for("inventory"),
+                                   _import_for("inventory")),
+    "import-devices": SubCommand("import a device list (VANS/EDR enrolment, last seen) into the database",
+                                 _import_arguments_for("devices"), _import_for("devices")),
+    "import-systems": SubCommand("import an agency's information systems with their off-site backup",
+                                 _import_arguments_for("systems"), _import_for("systems")),
+    "import-components": SubCommand("import the software components of an agency's information systems",
+                                    _import_arguments_for("components"), _import_for("components")),
+    "import-tests": SubCommand("import penetration tests and red/blue exercises with their findings",
+                               _import_arguments_for("tests"), _import_for("tests")),
+    "identify": SubCommand("identify the software of an inventory CSV or JSON (no database needed)", _file_arguments,
                            lambda command, options: _stream(command, options, with_cves=False)),
-    "vulns": SubCommand("identify an inventory CSV and list each row's CVEs (no database needed)", _file_arguments,
+    "vulns": SubCommand("identify an inventory CSV or JSON and list each row's CVEs (no database needed)",
+                        _file_arguments,
                         lambda command, options: _stream(command, options, with_cves=True)),
 }
 
