@@ -47,13 +47,14 @@ class DemoResult:
 
 
 # Each domain app's demo seeder, called in this order with the administrator.
+# Datagov before exchange: the exchange demo links an access right to the datagov demo's sharing grant.
 APP_DEMOS = (
     "citygov.points.demo.seed_points_demo",
     "citygov.soc.demo.seed_soc_demo",
     "citygov.security.demo.seed_security_demo",
+    "citygov.datagov.demo.seed_datagov_demo",
     "citygov.exchange.demo.seed_exchange_demo",
     "citygov.assistant.demo.seed_assistant_demo",
-    "citygov.datagov.demo.seed_datagov_demo",
 )
 
 

@@ -55,7 +55,9 @@ def member_factory(db):
 
 @pytest.fixture(autouse=True)
 def _ledger_auditor(request):
-    """After every points test that touched the database, the ledger must pass the auditor.
+    """After every points test that touched the database, the ledger must pass the auditor and the
+    trust account its identities (book = deposits − payouts − refunds to agencies; statement = book +
+    open exceptions; settled and refunded totals confirmed by the bank).
 
     A test that tampers with balances on purpose marks itself ``@pytest.mark.ledger_tampered``.
     """
@@ -66,6 +68,7 @@ def _ledger_auditor(request):
             and request.node.get_closest_marker("django_db") is None:
         return
     from citygov.points.queries import check_ledger
+    from citygov.points.services.reconciliation import check_trust
 
-    problems = check_ledger().problems
+    problems = check_ledger().problems + check_trust()
     assert problems == [], problems

@@ -47,12 +47,23 @@ def test_the_operator_sees_batches_lines_and_downloads(settled, client_for):
     assert client.get("/points/settlement/B-20260399/").status_code == 404
 
 
+def _bank_fee(p) -> TrustException:
+    """An unexplained NT$500 debit on the trust statement: reconciliation opens the exception."""
+    import io
+
+    from citygov.points.services import reconciliation
+
+    text = "對帳單編號,TS-FEE\n交易日期,摘要,支出金額,存入金額,餘額,對方銀行代碼,對方帳號,備註\n2026/03/02,手續費,500,,,,,\n"
+    reconciliation.do_import_statement(p.operator, io.BytesIO(text.encode()))
+    return TrustException.objects.get(kind="unknown_debit")
+
+
 def test_agency_users_do_not_see_settlement_and_auditors_only_read(settled, client_for, make_user):
     assert client_for(settled.agency_admin).get("/points/settlement/").status_code == 403
     auditor = make_user("auditor", Role.AUDITOR)
     client = client_for(auditor)
     assert client.get("/points/settlement/B-20260301/").status_code == 200
-    exc = TrustException.objects.create(kind="unknown_debit", amount=-500, affects_statement=True)
+    exc = _bank_fee(settled)
     response = client.post(f"/points/settlement/exceptions/{exc.pk}/resolve/", {"resolution": "查明為銀行手續費"})
     assert response.status_code == 302
     exc.refresh_from_db()
@@ -61,7 +72,7 @@ def test_agency_users_do_not_see_settlement_and_auditors_only_read(settled, clie
 
 def test_an_exception_is_assigned_and_resolved_with_notes_in_the_change_log(settled, client_for):
     client = client_for(settled.operator)
-    exc = TrustException.objects.create(kind="unknown_debit", amount=-500, affects_statement=True)
+    exc = _bank_fee(settled)
     assert f'data-exception="{exc.pk}"' in client.get("/points/settlement/exceptions/").content.decode()
 
     client.post(f"/points/settlement/exceptions/{exc.pk}/assign/", {"owner": "operator"})
