@@ -7,9 +7,11 @@ time-stamping authority (``citygov exchange tsa``) and two pairs of gateways (``
 gateway``): a *plain* pair, and an *evidence* pair whose provider checks the grant on every call
 (``--grant-check``) and both of which stamp their logs every second (``--tsa``).
 Measures p50/p95 latency (sequential keep-alive calls) and requests/s with 32 clients for: direct, plain
-gateways, evidence gateways; then the TSA's and the log verifier's own speed in this process.
+gateways, evidence gateways, with the CPU time each gateway (and the registry stub) used per request during
+the throughput run (from /proc, so it holds however busy the shared machine is); then the TSA's and the
+log verifier's own speed in this process.
 Targets (issue 9) still apply with the evidence on: overhead p50 < 5 ms, >= 300 requests/s.
-Run: .venv/bin/python bench/exchange_evidence.py [--seconds 6] [--calls 600]
+Run: .venv/bin/python bench/exchange_evidence.py [--seconds 6] [--calls 600] [--grant-cache S]
 """
 
 from __future__ import annotations
@@ -59,6 +61,22 @@ print("ready", flush=True); s.serve_forever()
 '''
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_throughput(target: tuple, seconds: float, pids: dict[str, int]) -> tuple[float, int, dict[str, float]]:
+    """``throughput`` plus the CPU milliseconds per request each named process used meanwhile."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started = time.perf_counter()
+    rps, errors = throughput(*target, seconds)
+    requests = rps * (time.perf_counter() - started)
+    cpu = {name: (cpu_seconds(pid) - before[name]) * 1000 / max(requests, 1) for name, pid in pids.items()}
+    return rps, errors, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -105,14 +123,23 @@ def main() -> None:
                 "grant check + time stamps": (gws["B001"][1], "/r1/TYC/GOV/B002/HR/echo",
                                               {**json_headers, "X-Road-Client": "TYC/GOV/B001/APP"}),
             }
+            pids = {"direct": {"service": helpers[0].pid},
+                    "plain gateways": {"consumer gw": gws["A001"][0].pid, "provider gw": gws["A002"][0].pid},
+                    "grant check + time stamps": {"consumer gw": gws["B001"][0].pid,
+                                                  "provider gw": gws["B002"][0].pid,
+                                                  "registry stub": helpers[1].pid}}
+            load_before = os.getloadavg()[0]
             lat = {name: latency(*target, args.calls) for name, target in runs.items()}
-            rps = {name: throughput(*target, args.seconds) for name, target in runs.items()}
-            time.sleep(1.5)  # let the last time stamps land before the logs are verified
-            log = world.keys("B002") / "messages.jsonl"
-            checked = verify_log_detail(log, ca.load_signing_key((world.keys("B002") / "sign.key.pem").read_bytes())
-                                        .public_key(), tsa_ca_pem=world.ca.cert_pem)
+            measured = {name: measured_throughput(target, args.seconds, pids[name]) for name, target in runs.items()}
+            rps = {name: m[:2] for name, m in measured.items()}
+            load_after = os.getloadavg()[0]
+            time.sleep(2.5)  # let the last time stamps land before the gateways stop
         finally:
             support.stop(*(proc for proc, _port in gws.values()), tsa, *helpers)
+        # Verified once the gateway has stopped: a stamp written while the file is read would be a torn line.
+        log = world.keys("B002") / "messages.jsonl"
+        checked = verify_log_detail(log, ca.load_signing_key((world.keys("B002") / "sign.key.pem").read_bytes())
+                                    .public_key(), tsa_ca_pem=world.ca.cert_pem)
         # The TSA and the verifier on their own, in this process.
         tsa_cert = ca.issue_tsa_certificate(world.ca.key_pem, world.ca.cert_pem, "bench TSA",
                                             now=dt.datetime.now(dt.UTC))
@@ -139,7 +166,8 @@ def main() -> None:
         stamped = verify_log_detail(root / "big.jsonl", key.public_key(), tsa_ca_pem=world.ca.cert_pem)
         stamped_s = time.perf_counter() - started
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.2f} (1 min); --grant-cache {args.grant_cache:g} s")
+          f"load average {load_before:.2f} before / {load_after:.2f} after the calls (1 min); "
+          f"--grant-cache {args.grant_cache:g} s")
     direct_p50 = statistics.median(lat["direct"]) * 1000
     for name in runs:
         overhead = statistics.median(lat[name]) * 1000 - direct_p50
@@ -147,6 +175,7 @@ def main() -> None:
         print(f"{name:26s} p50 {pct(lat[name], .5):6.2f} ms  p95 {pct(lat[name], .95):6.2f} ms  "
               f"overhead p50 {overhead:5.2f} ms  {r:6.0f} req/s ({errors} errors)  "
               f"ratio to direct {r / rps['direct'][0]:.2f}")
+        print(" " * 27 + "CPU per request: " + ", ".join(f"{who} {ms:.2f} ms" for who, ms in measured[name][2].items()))
     cost = (statistics.median(lat["grant check + time stamps"]) - statistics.median(lat["plain gateways"])) * 1000
     ev_overhead = statistics.median(lat["grant check + time stamps"]) * 1000 - direct_p50
     print(f"evidence cost over plain gateways: p50 +{cost:.2f} ms, throughput ratio "
@@ -155,6 +184,8 @@ def main() -> None:
           f">= 300 req/s {'met' if rps['grant check + time stamps'][0] >= 300 else 'NOT met'}")
     print(f"provider log: {checked.records} records, {checked.timestamps} time stamps, stamped through seq "
           f"{checked.stamped_through} of {checked.last_seq}, problems {len(checked.problems)}")
+    for problem in checked.problems[:5]:
+        print(f"  line {problem.line}: {problem.message}")
     print(f"TSA: {tokens_per_s:.0f} tokens/s; verify 20,000 records + 20 stamps: chain only {plain_s:.2f} s, "
           f"with stamps {stamped_s:.2f} s (ratio {stamped_s / plain_s:.2f}), problems {len(stamped.problems)}")
 

@@ -4,13 +4,19 @@
 * 中壢區公所 (ZHONGLI) provides ``HOUSEHOLD/residents`` (resident count per village).
 * 文化局 (CULTURE) consumes: ``VENUES`` may call ``parcels`` (permanent) and ``residents`` (until a
   sharing grant's end); its grant on ``owners`` has ended, so calls are refused with ``GrantExpired``.
+* When data governance holds an approved, current sharing grant of one of 地政局's datasets to 文化局,
+  the ``parcels`` right is linked to it (:func:`link_demo_sharing_grant`), so a 地政局 gateway started
+  with ``--grant-check`` checks that grant live on every call. The grant is found through the
+  sharing-requests seam (``CITYGOV_EXCHANGE_SHARING_REQUESTS``) and confirmed with the grant look-up
+  (``CITYGOV_EXCHANGE_GRANT_LOOKUP``): this app imports nothing from data governance. The step runs on
+  every seeding, so it also links a grant that data governance's demo created after this one ran.
 
 The city CA and registry key are created in ``$CITYGOV_VAR_DIR/exchange/ca`` when missing; each member's
 gateway certificate and keys go to ``$CITYGOV_VAR_DIR/exchange/gateways/<CODE>`` so the walkthrough of
 docs/exchange.md runs as is. Transfer records come from real, signed message logs written with each
 gateway's key (synthetic traffic over the last two weeks) and imported after the chain is verified.
 
-Idempotent: nothing happens when the LAND member exists.
+Idempotent: nothing is seeded again when the LAND member exists (only the grant link is looked for).
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from citygov.agencies.models import Agency
 from citygov.exchange import services
 from citygov.exchange.engine import ca as ca_engine
 from citygov.exchange.engine.hashing import body_hash
 from citygov.exchange.engine.messagelog import Exchange, MessageLog
-from citygov.exchange.models import Member, Service, Subsystem
+from citygov.exchange.models import AccessRight, Member, Service, Subsystem
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,7 @@ def ensure_ca(now: dt.datetime) -> Path:
 def seed_exchange_demo(admin) -> None:
     """Seed the demo registry (see the module docstring)."""
     if Member.objects.filter(code="LAND").exists():
+        link_demo_sharing_grant(admin)
         return
     agencies = {a.code: a for a in Agency.objects.filter(code__in=[m[0] for m in DEMO_MEMBERS])}
     if len(agencies) != len(DEMO_MEMBERS):
@@ -114,6 +122,35 @@ def seed_exchange_demo(admin) -> None:
     services.do_grant_access(admin, service["owners"].pk, venues.pk, not_after=now - dt.timedelta(days=3),
                              grant_ref="DG-2026-0017")
     _seed_traffic(admin, members, service, venues, now)
+    link_demo_sharing_grant(admin)
+
+
+def link_demo_sharing_grant(admin) -> AccessRight | None:
+    """Link 文化局 VENUES' right on 地政局 ``parcels`` to a current data-governance sharing grant of a
+    地政局 dataset to 文化局, if there is one and the right names no dataset yet; returns the linked right.
+
+    Data governance is read only through the configured seams (see the module docstring); without an
+    approved grant covering today nothing changes, and the right stays permanent.
+    """
+    right = AccessRight.objects.select_related("client__member", "service__subsystem__member").filter(
+        service__subsystem__member__code="LAND", service__code="parcels", client__member__code="CULTURE",
+        client__code="VENUES").first()
+    name, lookup = settings.EXCHANGE.sharing_requests, services.grant_lookup()
+    if right is None or right.grant_dataset is not None or not name or lookup is None:
+        return None
+    owner, requester = right.service.subsystem.member.agency_id, right.client.member.agency_id
+    today = timezone.localdate()
+    rows = import_string(name)(admin)
+    if hasattr(rows, "filter"):
+        rows = rows.filter(status="approved", agency_id=owner, requesting_agency_id=requester,
+                           period_start__lte=today, period_end__gte=today).order_by("pk")
+    for row in rows:
+        if (getattr(row, "status", ""), getattr(row, "agency_id", None), getattr(row, "requesting_agency_id", None)) \
+                != ("approved", owner, requester) or not lookup(row.dataset_id, requester, today):
+            continue
+        return services.do_link_sharing_grant(admin, right.pk, grant_dataset=row.dataset_id,
+                                              grant_ref=f"DG-{row.pk:04d}")
+    return None
 
 
 def _seed_traffic(admin, members, service, venues, now) -> None:

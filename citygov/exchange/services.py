@@ -251,6 +251,27 @@ def do_grant_access(actor, service_id: int, client_id: int, *, not_after: dt.dat
     return right
 
 
+def do_link_sharing_grant(actor, right_id: int, *, grant_dataset: int, grant_ref: str = "") -> AccessRight:
+    """Make an existing access right depend on the data-governance sharing grant on dataset
+    ``grant_dataset`` to the client's agency (looked up live from then on), and log the change."""
+    check_manage_registry(actor)
+    if not isinstance(grant_dataset, int) or isinstance(grant_dataset, bool) or grant_dataset <= 0:
+        raise InvalidInput(_("A dataset id is a positive whole number."), code="bad_dataset",
+                           fields={"grant_dataset": [_("A dataset id is a positive whole number.")]})
+    with transaction.atomic():
+        right = AccessRight.objects.select_for_update().select_related("service__subsystem__member").filter(
+            pk=right_id).first()
+        if right is None:
+            raise NotFound(_("No such access right."))
+        before = snapshot(right)
+        right.grant_dataset = grant_dataset
+        right.grant_ref = (grant_ref or right.grant_ref).strip()[:100]
+        right.save(update_fields=["grant_dataset", "grant_ref"])
+        record_change(actor=actor, action=ChangeAction.UPDATE, obj=right, before=before, after=snapshot(right),
+                      agency_id=right.service.subsystem.member.agency_id, note="sharing grant linked")
+    return right
+
+
 def do_revoke_certificate(actor, serial: str, *, reason: str = "") -> RevokedCertificate:
     """Revoke a gateway certificate by serial; the next published configuration lists it."""
     check_manage_registry(actor)

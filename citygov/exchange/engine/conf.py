@@ -32,22 +32,33 @@ class ConfError(ValueError):
     """The configuration cannot be used: bad signature, wrong key, expired or malformed."""
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
+def _check_canonical(value: Any) -> None:
+    """Raise :class:`ConfError` for a float anywhere in ``value`` or a non-string object key."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is float:
+        raise ConfError("floats are not allowed in canonical JSON (標準化 JSON 不可含浮點數)")
+    if kind is dict or isinstance(value, Mapping):
+        for k, item in value.items():
+            if type(k) is not str:
+                raise ConfError("object keys must be strings")
+            if type(item) not in _SCALARS:
+                _check_canonical(item)
+    elif kind is list or kind is tuple or isinstance(value, list | tuple):
+        for item in value:
+            if type(item) not in _SCALARS:
+                _check_canonical(item)
+    elif isinstance(value, float):
+        raise ConfError("floats are not allowed in canonical JSON (標準化 JSON 不可含浮點數)")
+
+
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no insignificant whitespace, UTF-8, no floats (their text form is not canonical)."""
-
-    def check(v: Any) -> None:
-        if isinstance(v, float):
-            raise ConfError("floats are not allowed in canonical JSON (標準化 JSON 不可含浮點數)")
-        if isinstance(v, Mapping):
-            for k, item in v.items():
-                if not isinstance(k, str):
-                    raise ConfError("object keys must be strings")
-                check(item)
-        elif isinstance(v, list | tuple):
-            for item in v:
-                check(item)
-
-    check(value)
+    _check_canonical(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

@@ -30,7 +30,13 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from citygov.exchange.engine import http11
 from citygov.exchange.engine.conf import AccessRight, canonical_json, key_id
+
+#: The longest a gateway may let a "current" grant answer stand (``--grant-cache``): a grant revoked or
+#: expired in data governance is refused at the latest this many seconds after the registry last said it
+#: was current. Well under the answer's own freshness limit (``max_age``, 120 s).
+MAX_CACHE_SECONDS = 30.0
 
 
 class GrantCheckError(Exception):
@@ -46,17 +52,19 @@ def sign_grant_status(private_key: Ed25519PrivateKey, status: Mapping[str, Any])
 
 
 def verify_grant_status(document: bytes, anchor: Ed25519PublicKey, *, service: str, client: str, nonce: str,
-                        now: dt.datetime, max_age: float = 120.0) -> bool:
+                        now: dt.datetime, max_age: float = 120.0, anchor_key_id: str | None = None) -> bool:
     """Verify a grant-status document against the anchor and the question asked; return ``current``.
 
     Raises :class:`GrantCheckError` when it is unreadable, signed by another key, fails its signature,
     answers another question (service, client or nonce) or is older than ``max_age`` seconds.
+    ``anchor_key_id`` is :func:`key_id` of ``anchor`` when the caller has it already.
     """
     try:
         envelope = json.loads(document)
         status, signature = envelope["grant_status"], envelope["signature"]
         value = base64.b64decode(signature["value"], validate=True)
-        if signature.get("algorithm") != "Ed25519" or signature.get("key_id") != key_id(anchor):
+        if signature.get("algorithm") != "Ed25519" \
+                or signature.get("key_id") != (anchor_key_id or key_id(anchor)):
             raise GrantCheckError("the grant status was not signed by the registry (授權狀態簽章金鑰不符)")
         anchor.verify(value, canonical_json(status))
         checked_at = dt.datetime.fromisoformat(status["checked_at"])
@@ -78,9 +86,12 @@ class RegistryGrantChecker:
     the grant is current; raises :class:`GrantCheckError` when the registry cannot be asked or its answer
     does not verify. Connections to the registry are kept alive and reused across calls and threads.
 
-    ``cache_seconds`` (default 0: ask on every call) lets a *current* answer stand for that long per access
-    right, trading the strict "the next call fails" for fewer registry round trips; a "not current" answer
-    is never cached.
+    ``cache_seconds`` (default 0: ask on every call, the strict mode) lets a *current* answer stand for
+    that long per access right, at most :data:`MAX_CACHE_SECONDS`: a grant that data governance revokes or
+    lets expire is then refused at the latest ``cache_seconds`` after the registry last said it was
+    current (the time is counted from before the question was sent). A "not current" answer and a failed
+    check are never cached and drop the cached answer. While one thread asks for an access right, the
+    others calling under it wait for that answer instead of asking too.
     """
 
     def __init__(self, url: str, anchor: Ed25519PublicKey, *, timeout: float = 5.0, max_age: float = 120.0,
@@ -88,17 +99,23 @@ class RegistryGrantChecker:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the grant-check URL must be http(s)://host/..., not {url!r} (授權查詢網址錯誤)")
+        if not 0 <= cache_seconds <= MAX_CACHE_SECONDS:
+            raise ValueError(f"the grant cache is 0 to {MAX_CACHE_SECONDS:g} seconds, not {cache_seconds:g} "
+                             f"(授權快取須介於 0 與 {MAX_CACHE_SECONDS:g} 秒)")
         self.url, self.anchor, self.timeout, self.max_age = parts, anchor, timeout, max_age
+        self.anchor_key_id = key_id(anchor)
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self.cache_seconds = cache_seconds
         self._current_until: dict[tuple[str, str], float] = {}
+        self._asking: dict[tuple[str, str], threading.Lock] = {}
+        self._queries: dict[tuple[str, str], str] = {}
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
             if self._idle:
                 return self._idle.pop(), True
-        conn_class = http.client.HTTPSConnection if self.url.scheme == "https" else http.client.HTTPConnection
+        conn_class = http11.HTTPSConnection if self.url.scheme == "https" else http11.HTTPConnection
         return conn_class(self.url.hostname, self.url.port, timeout=self.timeout), False
 
     def close(self) -> None:
@@ -109,14 +126,40 @@ class RegistryGrantChecker:
             self._idle.clear()
 
     def __call__(self, right: AccessRight) -> bool:
-        service, client, nonce = str(right.service), str(right.client), secrets.token_urlsafe(18)
-        if self.cache_seconds > 0 and self._current_until.get((service, client), 0.0) > time.monotonic():
+        key = (str(right.service), str(right.client))
+        if self.cache_seconds <= 0:
+            return self._ask(key)
+        if self._current_until.get(key, 0.0) > time.monotonic():
             return True
-        query = urllib.parse.urlencode({"service": service, "client": client, "nonce": nonce})
+        with self._lock:
+            asking = self._asking.setdefault(key, threading.Lock())
+        with asking:  # one question per access right at a time; the others take its answer
+            if self._current_until.get(key, 0.0) > time.monotonic():
+                return True
+            asked_at = time.monotonic()
+            try:
+                current = self._ask(key)
+            except GrantCheckError:
+                self._current_until.pop(key, None)
+                raise
+            if current:
+                self._current_until[key] = asked_at + self.cache_seconds
+            else:
+                self._current_until.pop(key, None)
+            return current
+
+    def _ask(self, key: tuple[str, str]) -> bool:
+        """One signed question to the registry; raises :class:`GrantCheckError`."""
+        service, client = key
+        nonce = secrets.token_urlsafe(18)
+        prefix = self._queries.get(key)
+        if prefix is None:
+            prefix = self._queries[key] = (f"{self.url.path or '/'}?"
+                                           f"{urllib.parse.urlencode({'service': service, 'client': client})}&nonce=")
         for attempt in range(2):
             conn, reused = self._connection()
             try:
-                conn.request("GET", f"{self.url.path or '/'}?{query}", headers={"Accept": "application/json"})
+                conn.request("GET", prefix + nonce, headers={"Accept": "application/json"})
                 response = conn.getresponse()
                 data = response.read(64 * 1024)
             except (OSError, http.client.HTTPException) as exc:
@@ -133,11 +176,6 @@ class RegistryGrantChecker:
             break
         if response.status != 200:
             raise GrantCheckError(f"the registry answered HTTP {response.status} to the grant check (授權查詢失敗)")
-        current = verify_grant_status(data, self.anchor, service=service, client=client, nonce=nonce,
-                                      now=dt.datetime.now(dt.UTC), max_age=self.max_age)
-        if self.cache_seconds > 0:
-            if current:
-                self._current_until[(service, client)] = time.monotonic() + self.cache_seconds
-            else:
-                self._current_until.pop((service, client), None)
-        return current
+        return verify_grant_status(data, self.anchor, service=service, client=client, nonce=nonce,
+                                   now=dt.datetime.now(dt.UTC), max_age=self.max_age,
+                                   anchor_key_id=self.anchor_key_id)

@@ -3,12 +3,16 @@
 Each part is 1-64 characters from letters, digits and ``-_.:`` (X-Road forbids ``/``, ``;``, ``%``,
 ``\\``, whitespace and non-printables). Instance and member classes are configured per deployment (T-Road's
 values can be set), so this module only checks the form.
+
+Identifiers are immutable, so their text and derived parts are computed once per object, and parsing
+(on every request of a gateway) is memoised for the most recent few thousand distinct strings.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.:]{0,63}$")
 
@@ -36,8 +40,12 @@ class MemberId:
         _check(self.member_class, "member class")
         _check(self.member_code, "member code")
 
-    def __str__(self) -> str:
+    @cached_property
+    def _text(self) -> str:
         return f"{self.instance}/{self.member_class}/{self.member_code}"
+
+    def __str__(self) -> str:
+        return self._text
 
     @classmethod
     def parse(cls, text: str) -> MemberId:
@@ -61,22 +69,26 @@ class ClientId:
         MemberId(self.instance, self.member_class, self.member_code)
         _check(self.subsystem, "subsystem")
 
-    @property
+    @cached_property
     def member(self) -> MemberId:
         """The member this subsystem belongs to."""
         return MemberId(self.instance, self.member_class, self.member_code)
 
-    def __str__(self) -> str:
+    @cached_property
+    def _text(self) -> str:
         return f"{self.member}/{self.subsystem}"
+
+    def __str__(self) -> str:
+        return self._text
 
     @classmethod
     def parse(cls, text: str) -> ClientId:
         """``ClientId.parse("TYC/GOV/A001/HR")``; raises :class:`IdentifierError`."""
-        parts = (text or "").strip().split("/")
-        if len(parts) != 4:
-            raise IdentifierError(
-                f"a client id has 4 parts INSTANCE/CLASS/MEMBER/SUBSYSTEM: {text!r} (用戶端識別碼須為 4 段)")
-        return cls(*parts)
+        return _parse_client(text)
+
+    def service(self, code: str) -> ServiceId:
+        """The service ``code`` of this subsystem (memoised); raises :class:`IdentifierError`."""
+        return _service_of(self, code)
 
 
 @dataclass(frozen=True, order=True)
@@ -93,13 +105,17 @@ class ServiceId:
         ClientId(self.instance, self.member_class, self.member_code, self.subsystem)
         _check(self.service_code, "service code")
 
-    @property
+    @cached_property
     def provider(self) -> ClientId:
         """The subsystem providing the service."""
         return ClientId(self.instance, self.member_class, self.member_code, self.subsystem)
 
-    def __str__(self) -> str:
+    @cached_property
+    def _text(self) -> str:
         return f"{self.provider}/{self.service_code}"
+
+    def __str__(self) -> str:
+        return self._text
 
     @classmethod
     def parse(cls, text: str) -> ServiceId:
@@ -120,9 +136,28 @@ def split_request_path(path: str) -> tuple[ClientId, str | None, str]:
     parts = path.split("/")
     if len(parts) < 4:
         raise IdentifierError(f"the path names no service: {path!r} (路徑未指定服務)")
-    provider = ClientId(*parts[:4])
+    provider = _client_of_parts(*parts[:4])
     if len(parts) == 4:
         return provider, None, ""
     service_code = _check(parts[4], "service code")
     rest = "/" + "/".join(parts[5:]) if len(parts) > 5 else ""
     return provider, service_code, rest
+
+
+@lru_cache(maxsize=4096)
+def _parse_client(text: str) -> ClientId:
+    parts = (text or "").strip().split("/")
+    if len(parts) != 4:
+        raise IdentifierError(
+            f"a client id has 4 parts INSTANCE/CLASS/MEMBER/SUBSYSTEM: {text!r} (用戶端識別碼須為 4 段)")
+    return ClientId(*parts)
+
+
+@lru_cache(maxsize=4096)
+def _client_of_parts(instance: str, member_class: str, member_code: str, subsystem: str) -> ClientId:
+    return ClientId(instance, member_class, member_code, subsystem)
+
+
+@lru_cache(maxsize=4096)
+def _service_of(provider: ClientId, code: str) -> ServiceId:
+    return ServiceId(provider.instance, provider.member_class, provider.member_code, provider.subsystem, code)

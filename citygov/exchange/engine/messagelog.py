@@ -165,8 +165,10 @@ class MessageLog:
         """Hash, sign and write ``record`` (the lock is held)."""
         record["hash"] = _record_hash(record)
         record["signature"] = base64.b64encode(self._key.sign(bytes.fromhex(record["hash"]))).decode("ascii")
+        # _record_hash checked the body for canonical JSON; hash and signature are ASCII strings.
+        line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         try:
-            self._fh.write(canonical_json(record) + b"\n")
+            self._fh.write(line + b"\n")
             self._fh.flush()
             if self._fsync:
                 os.fsync(self._fh.fileno())

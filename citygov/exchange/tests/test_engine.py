@@ -218,3 +218,56 @@ def test_archiving_keeps_both_files_verifiable_and_the_chain_going(tmp_path):
     (tmp_path / "forged.jsonl").write_text(json.dumps(forged) + "\n" + lines[1] + "\n")
     messages = [p.message for p in verify_log(tmp_path / "forged.jsonl", pub)[1]]
     assert messages[0].startswith("the archive checkpoint's signature does not verify")
+
+
+# --- the lean HTTP header parser -------------------------------------------------------------------------
+def test_read_headers_keeps_order_repeats_and_unfolds():
+    import io
+
+    from citygov.exchange.engine.http11 import read_headers
+
+    fp = io.BytesIO(b"Host: a\r\nX-A:  1 \r\nx-a: 2\r\nFold: a\r\n \t b\r\nEmpty:\r\n\r\nBODY")
+    headers = read_headers(fp)
+    assert headers.items() == [("Host", "a"), ("X-A", "1"), ("x-a", "2"), ("Fold", "a b"), ("Empty", "")]
+    assert (headers.get("x-A"), headers["FOLD"], headers.get("none", "-"), headers["none"]) == ("1", "a b", "-", None)
+    assert headers.get_all("X-A") == ["1", "2"] and headers.get_all("none") is None
+    assert "host" in headers and "nope" not in headers and len(headers) == 5
+    assert fp.read() == b"BODY"  # stops right after the empty line
+
+
+def test_read_headers_refuses_malformed_and_oversized_blocks():
+    import http.client
+    import io
+
+    from citygov.exchange.engine.http11 import MAX_HEADERS, read_headers
+
+    for raw in (b"NoColon\r\n\r\n", b"Bad Name: x\r\n\r\n", b": empty name\r\n\r\n", b" starts: folded\r\n\r\n",
+                b"".join(b"H%d: x\r\n" % i for i in range(MAX_HEADERS + 1)) + b"\r\n"):
+        with pytest.raises(http.client.HTTPException):
+            read_headers(io.BytesIO(raw))
+    with pytest.raises(http.client.LineTooLong):
+        read_headers(io.BytesIO(b"A: " + b"x" * 70000 + b"\r\n\r\n"))
+    assert len(read_headers(io.BytesIO(b"".join(b"H%d: x\r\n" % i for i in range(MAX_HEADERS)) + b"\r\n"))) == 100
+
+
+def test_canonical_json_still_refuses_floats_and_non_string_keys_anywhere():
+    from collections import OrderedDict
+
+    from citygov.exchange.engine.conf import ConfError, canonical_json
+
+    assert canonical_json({"b": [1, {"x": None, "y": True}], "a": "中"}) == '{"a":"中","b":[1,{"x":null,"y":true}]}'.encode()
+    for bad in ({"a": 1.5}, [1, [2.0]], {1: 2}, OrderedDict(a={"b": (1, 0.5)}), ({"deep": [[[1e3]]]},)):
+        with pytest.raises(ConfError):
+            canonical_json(bad)
+
+
+def test_identifiers_are_memoised_but_still_validated():
+    a = ClientId.parse("TYC/GOV/A001/HR")
+    assert ClientId.parse("TYC/GOV/A001/HR") is a
+    assert a.service("persons") is a.service("persons") and str(a.service("persons")) == "TYC/GOV/A001/HR/persons"
+    assert a.service("persons") == ServiceId.parse("TYC/GOV/A001/HR/persons") and a.member == MemberId.parse("TYC/GOV/A001")
+    for bad in ("TYC/GOV/A001", "TYC/GOV/A 01/HR", ""):
+        with pytest.raises(IdentifierError):
+            ClientId.parse(bad)
+    with pytest.raises(IdentifierError):
+        a.service("per/sons")

@@ -243,3 +243,62 @@ def test_configuration_is_downloaded_over_http_without_following_redirects(tmp_p
             fetch_configuration(str(tmp_path / "missing.json"))
     finally:
         server.shutdown()
+
+
+def _raw(gateway: Gateway, data: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", gateway.consumer_server.server_address[1]), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_the_lean_header_parser_serves_the_same_calls_and_refuses_malformed_headers(pair):
+    _world, consumer, provider = pair
+    # Repeated and folded headers, keep-alive: two calls on one connection both pass the request hash.
+    port = consumer.consumer_server.server_address[1]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for _ in range(2):
+        conn.putrequest("POST", "/r1/TYC/GOV/A002/HR/persons/7?x=1")
+        conn.putheader("x-road-client", "TYC/GOV/A001/APP")
+        conn.putheader("X-Note", "first", "second")  # folded onto two lines by http.client
+        conn.putheader("Content-Length", "2")
+        conn.endheaders(b"{}")
+        response = conn.getresponse()
+        echoed = json.loads(response.read())
+        assert (response.status, echoed["path"], echoed["body"], echoed["client"]) == (
+            200, "/svc/persons/7?x=1", "{}", "TYC/GOV/A001/APP")
+        assert response.getheader("X-Road-Request-Hash") and response.getheader("X-Road-Id")
+    conn.close()
+    records_before = consumer.log._seq
+    # A header line without a colon, a name with a space, and too many header lines are refused by the
+    # HTTP layer before the gateway sees them: nothing is forwarded or logged.
+    for raw, status in ((b"GET /r1/TYC/GOV/A002/HR/persons/1 HTTP/1.1\r\nX-Road-Client TYC\r\n\r\n", b" 400 "),
+                        (b"GET /r1/TYC/GOV/A002/HR/persons/1 HTTP/1.1\r\nBad Name: x\r\n\r\n", b" 400 "),
+                        (b"GET /r1/TYC/GOV/A002/HR/persons/1 HTTP/1.1\r\n"
+                         + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n", b" 400 "),
+                        (b"GET /r1/TYC/GOV/A002/HR/persons/1 HTTP/1.1\r\nX-Long: " + b"y" * 70000 + b"\r\n\r\n",
+                         b" 431 "),
+                        (b"GET /r1/TYC/GOV/A002/HR/persons/1 HTTP/2.0\r\n\r\n", b" 505 "),
+                        (b"GET /r1/TYC/GOV/A002/HR/persons/1 HTTX/1.1\r\n\r\n", b" 400 ")):
+        answer = _raw(consumer, raw)
+        assert answer.split(b"\r\n", 1)[0].startswith(b"HTTP/1.1" + status.rstrip()), answer[:80]
+    assert consumer.log._seq == records_before
+    assert provider.log._seq == records_before
+
+
+def test_the_same_connection_carries_a_call_after_a_refused_one(pair):
+    _world, consumer, _provider = pair
+    port = consumer.consumer_server.server_address[1]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/r1/TYC/GOV/A002/HR/persons/1", headers={"X-Road-Client": "TYC/GOV/A001/NOPE"})
+    response = conn.getresponse()
+    response.read()
+    assert (response.status, response.getheader("X-Road-Error")) == (403, "Client.UnknownClient")
+    conn.request("GET", "/r1/TYC/GOV/A002/HR/persons/1", headers={"X-Road-Client": "TYC/GOV/A001/APP"})
+    response = conn.getresponse()
+    assert (response.status, json.loads(response.read())["path"]) == (200, "/svc/persons/1")
+    conn.close()

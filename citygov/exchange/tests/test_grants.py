@@ -260,7 +260,7 @@ def test_checker_keeps_connections_alive_and_caches_only_current_answers_when_as
         assert [strict(right), strict(right), strict(right)] == [True, True, False]
         assert len(seen) == 3 and len(set(seen)) == 1  # one kept-alive connection
         strict.close()
-        cached = RegistryGrantChecker(url, load_public_key(public), cache_seconds=60)
+        cached = RegistryGrantChecker(url, load_public_key(public), cache_seconds=30)
         assert [cached(right), cached(right)] == [True, True]
         assert len(seen) == 4  # the second answer came from the cache
         cached.close()
@@ -299,3 +299,141 @@ def test_overview_shows_pending_grants_and_the_live_grant_state(registry, make_u
     html = page(consumer)
     assert f'data-grant="{grant.pk}"' not in html
     assert 'data-service="TYC/GOV/A001/HR/persons" data-state="permanent"' in html
+
+
+def _scripted_registry(private: bytes, answers: list, seen: list, delay: float = 0.0) -> ThreadingHTTPServer:
+    """A stub registry: each question takes the next answer (True/False signed, "error" → HTTP 500)."""
+    import time
+
+    class Registry(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # noqa: A002
+            pass
+
+        def do_GET(self):
+            q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            seen.append(q["nonce"])
+            time.sleep(delay)
+            answer = answers.pop(0)
+            if answer == "error":
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = sign_grant_status(ca_engine.load_signing_key(private), {
+                "service": q["service"], "client": q["client"], "grant": "DG-1", "current": answer,
+                "checked_at": dt.datetime.now(dt.UTC).isoformat(), "nonce": q["nonce"]})
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_grant_cache_is_bounded_and_a_revocation_is_honoured_once_it_expires():
+    import time
+
+    from citygov.exchange.engine.grants import MAX_CACHE_SECONDS
+
+    private, public = ca_engine.new_signing_key()
+    answers, seen = [True, False, "error", True], []
+    server = _scripted_registry(private, answers, seen)
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/exchange/grant-status/"
+    right = AccessRight(ServiceId.parse("TYC/GOV/A/HR/p"), ClientId.parse("TYC/GOV/B/APP"), None, "DG-1")
+    try:
+        for bad in (MAX_CACHE_SECONDS + 0.5, -1):
+            with pytest.raises(ValueError):
+                RegistryGrantChecker(url, load_public_key(public), cache_seconds=bad)
+        checker = RegistryGrantChecker(url, load_public_key(public), cache_seconds=0.4)
+        assert [checker(right), checker(right)] == [True, True] and len(seen) == 1
+        time.sleep(0.45)
+        # Revoked meanwhile: refused once the cached answer has run out, and a refusal is not cached.
+        assert checker(right) is False and len(seen) == 2
+        with pytest.raises(GrantCheckError):  # nor is a failed check
+            checker(right)
+        assert checker(right) is True and len(seen) == 4 and answers == []
+        checker.close()
+    finally:
+        server.shutdown()
+
+
+def test_concurrent_calls_under_one_grant_share_one_question_when_caching():
+    private, public = ca_engine.new_signing_key()
+    answers, seen = [True] * 8, []
+    server = _scripted_registry(private, answers, seen, delay=0.3)
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/exchange/grant-status/"
+    right = AccessRight(ServiceId.parse("TYC/GOV/A/HR/p"), ClientId.parse("TYC/GOV/B/APP"), None, "DG-1")
+    results: list[bool] = []
+    try:
+        checker = RegistryGrantChecker(url, load_public_key(public), cache_seconds=5)
+        threads = [threading.Thread(target=lambda: results.append(checker(right))) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [True] * 8 and len(seen) == 1
+        strict = RegistryGrantChecker(url, load_public_key(public))
+        assert [strict(right), strict(right)] == [True, True] and len(seen) == 3  # strict: every call asks
+        checker.close()
+        strict.close()
+    finally:
+        server.shutdown()
+
+
+def test_gateway_command_refuses_a_grant_cache_beyond_the_bound(tmp_path):
+    from django.core.management import CommandError
+
+    private, public = ca_engine.new_signing_key()
+    (tmp_path / "anchor.pem").write_bytes(public)
+    with pytest.raises(CommandError) as failure:
+        call_command("exchange", "gateway", "--member", "TYC/GOV/A001", "--listen", "127.0.0.1:1",
+                     "--listen-tls", "127.0.0.1:2", "--conf", str(tmp_path / "conf.json"),
+                     "--anchor", str(tmp_path / "anchor.pem"), "--keys", str(tmp_path),
+                     "--grant-check", "http://127.0.0.1:1/g/", "--grant-cache", "120")
+    assert failure.value.returncode == 2 and "0 to 30" in str(failure.value)
+
+
+def test_demo_links_the_parcels_right_to_a_current_datagov_grant(reference_data, var_dir, city_admin):
+    from citygov.agencies.models import Agency
+    from citygov.core.models import ChangeLog
+    from citygov.exchange.demo import seed_exchange_demo
+    from citygov.exchange.models import AccessRight as Right
+
+    Dataset, SharingRequest = apps.get_model("datagov", "Dataset"), apps.get_model("datagov", "SharingRequest")
+    seed_exchange_demo(city_admin)
+    parcels = Right.objects.get(service__code="parcels", client__code="VENUES")
+    assert (parcels.grant_dataset, parcels.grant_ref) == (None, "")  # no grant in data governance yet
+    land, culture, other = (Agency.objects.get(code=c) for c in ("land", "culture", "do-zhongli"))
+    today = timezone.localdate()
+    dataset = Dataset.objects.create(source="city_portal", source_id="dg-demo", title="地籍圖", agency=land,
+                                     content_hash="x")
+
+    def grant(requester, status, start, end):
+        return SharingRequest.objects.create(dataset=dataset, agency=land, requesting_agency=requester, purpose="場館",
+                                             legal_basis="個資法第16條", period_start=start, period_end=end,
+                                             status=status)
+
+    # Grants that do not qualify: pending, ended, to another agency.
+    grant(culture, "pending", today, today + dt.timedelta(days=30))
+    grant(culture, "approved", today - dt.timedelta(days=40), today - dt.timedelta(days=1))
+    grant(other, "approved", today, today + dt.timedelta(days=30))
+    seed_exchange_demo(city_admin)
+    parcels.refresh_from_db()
+    assert parcels.grant_dataset is None
+    current = grant(culture, "approved", today - dt.timedelta(days=1), today + dt.timedelta(days=300))
+    seed_exchange_demo(city_admin)
+    parcels.refresh_from_db()
+    assert (parcels.grant_dataset, parcels.grant_ref, parcels.not_after) == (dataset.pk, f"DG-{current.pk:04d}", None)
+    assert ChangeLog.objects.filter(note="sharing grant linked").count() == 1
+    status = services.grant_status(parcels.service.identifier, parcels.client.identifier)
+    assert (status.current, status.grant) == (True, f"DG-{current.pk:04d}")
+    seed_exchange_demo(city_admin)  # idempotent
+    assert ChangeLog.objects.filter(note="sharing grant linked").count() == 1
+    # Revoked in data governance: the live status says so at once.
+    SharingRequest.objects.filter(pk=current.pk).update(status="rejected")
+    assert services.grant_status(parcels.service.identifier, parcels.client.identifier).current is False

@@ -149,7 +149,9 @@ class Command(BaseCommand):
                        help="the registry's grant-status URL, asked on every call under a sharing grant "
                             "(default CITYGOV_EXCHANGE_GRANT_CHECK_URL; 'off' to only trust the configuration)")
         p.add_argument("--grant-cache", type=float, default=0.0,
-                       help="seconds a 'current' grant answer stands per access right (default 0: ask every call)")
+                       help="seconds a 'current' grant answer stands per access right, 0 to 30: a revoked grant is "
+                            "refused at the latest this long after the registry last said it was current "
+                            "(default 0: ask on every call)")
         p.add_argument("--tsa", default=None,
                        help="time-stamping authority URL (default CITYGOV_EXCHANGE_TSA_URL; 'off' for none)")
         p.add_argument("--timestamp-interval", type=float, default=60.0, help="seconds between log time stamps")
@@ -316,7 +318,7 @@ class Command(BaseCommand):
             try:
                 grant_checker = RegistryGrantChecker(grant_url, load_public_key(anchor_pem),
                                                      timeout=min(5.0, options["timeout"]),
-                                                     cache_seconds=max(0.0, options["grant_cache"]))
+                                                     cache_seconds=options["grant_cache"])
             except ValueError as exc:
                 raise CommandError(str(exc), returncode=EXIT_BAD_INPUT) from exc
         tsa_url = options["tsa"] if options["tsa"] is not None else settings.EXCHANGE.tsa_url
