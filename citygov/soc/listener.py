@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 MAX_DATAGRAM = 65535
 MAX_LINE = 1 << 20
 MAX_LENGTH_DIGITS = 7  # MSG-LEN of at most 9,999,999 octets (we keep at most MAX_LINE of a message)
+UDP_BATCH = 256  # datagrams parsed and queued together when they arrive faster than one at a time
+STREAM_BUFFER = 1 << 18  # read buffer of a TCP/TLS connection
 
 
 class FramingError(ValueError):
@@ -122,6 +124,8 @@ class Listener:
         listener = self
 
         class Handler(socketserver.StreamRequestHandler):
+            rbufsize = STREAM_BUFFER  # large reads: many messages per system call
+
             def handle(self) -> None:
                 peer = self.client_address[0]
                 try:
@@ -159,14 +163,26 @@ class Listener:
         return self
 
     def _udp_loop(self) -> None:
+        """Wait (with a timeout, to notice ``stop``) for one datagram, then drain what else is queued
+        without waiting (one system call each, no poll), and parse and queue them as one batch."""
+        udp = self._udp
         while not self._stop.is_set():
             try:
-                data, peer = self._udp.recvfrom(MAX_DATAGRAM)
+                first = udp.recvfrom(MAX_DATAGRAM)
             except TimeoutError:
                 continue
             except OSError:
                 return
-            self.receive(data, peer[0])
+            batch = [first]
+            try:
+                while len(batch) < UDP_BATCH:
+                    batch.append(udp.recvfrom(MAX_DATAGRAM, socket.MSG_DONTWAIT))
+            except (BlockingIOError, InterruptedError, TimeoutError):
+                pass
+            except OSError:
+                self.receive_many([(data, peer[0]) for data, peer in batch])
+                return
+            self.receive_many([(data, peer[0]) for data, peer in batch])
 
     def reject(self, peer: str, reason: str) -> None:
         """Count a message that could not even be framed."""
@@ -176,20 +192,26 @@ class Listener:
 
     def receive(self, data: bytes, peer: str) -> None:
         """Parse one message and queue the alert (or the rejection)."""
-        text = data.decode("utf-8", "replace").strip()
-        if not text:
+        self.receive_many(((data, peer),))
+
+    def receive_many(self, messages) -> None:
+        """Parse (data, peer) messages and queue their alerts and rejections under one lock."""
+        parse, ctx = formats.parse_message, self.ctx
+        alerts, rejected = [], []
+        for data, peer in messages:
+            text = data.decode("utf-8", "replace").strip()
+            if not text:
+                continue
+            try:
+                alerts.append(parse(text, ctx))
+            except BadRecord as exc:
+                rejected.append({"line": 0, "peer": peer, "reason": str(exc)})
+        if not alerts and not rejected:
             return
-        try:
-            alert = formats.parse_message(text, self.ctx)
-            rejected = None
-        except BadRecord as exc:
-            alert, rejected = None, {"line": 0, "peer": peer, "reason": str(exc)}
         with self._lock:
-            self._received += 1
-            if alert is not None:
-                self._alerts.append(alert)
-            else:
-                self._rejected.append(rejected)
+            self._received += len(alerts) + len(rejected)
+            self._alerts.extend(alerts)
+            self._rejected.extend(rejected)
 
     @property
     def received(self) -> int:

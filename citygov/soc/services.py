@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -51,7 +53,8 @@ from citygov.soc.models.cases import OPEN_STATES
 
 logger = logging.getLogger(__name__)
 
-BATCH = 10_000  # alerts per transaction: larger batches aggregate more into each roll-up row
+BATCH = 20_000  # alerts per transaction: larger batches aggregate more into each roll-up row and
+# commit less often
 MAX_REJECTED_KEPT = 500  # rejected lines kept on the import row (all are counted)
 MAX_UNKNOWN_KEPT = 100
 REMIND_DAYS_BEFORE = (7, 1)  # a reminder when an action comes within each of these days of its due date
@@ -173,59 +176,188 @@ def _insert_generic(rows: list[tuple]) -> set[str]:
     return created
 
 
+def _stored_keys(keys: list[str]) -> set[str]:
+    """The dedup keys of ``keys`` that are stored already (one indexed query; on PostgreSQL the keys
+    travel as one array parameter instead of one placeholder each)."""
+    if connection.vendor != "postgresql":
+        return set(Alert.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True))
+    table = connection.ops.quote_name(Alert._meta.db_table)
+    if all(key.isalnum() for key in keys):  # hex digests: an array literal needs no quoting
+        sql, param = f"SELECT dedup_key FROM {table} WHERE dedup_key = ANY(%s::text[])", "{" + ",".join(keys) + "}"  # noqa: S608
+    else:
+        sql, param = f"SELECT dedup_key FROM {table} WHERE dedup_key = ANY(%s)", keys  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param])
+        return {key for (key,) in cursor.fetchall()}
+
+
+def _tail_text(a, run_pk: int) -> tuple[str, str, str, str]:
+    """The COPY text of an alert's per-signature columns (protocol … imported), escaped and
+    truncated to the columns' lengths, with the truncated signature id, signature and family."""
+    esc = _COPY_ESCAPES
+    sid, sig, family = a.signature_id[:60], a.signature[:500], a.family[:120]
+    return (f"{a.protocol[:20].translate(esc)}\t{sid.translate(esc)}\t{sig.translate(esc)}\t"
+            f"{family.translate(esc)}\t{a.source_category[:300].translate(esc)}\t"
+            f"{a.source_severity[:40].translate(esc)}\t{a.category}\t{a.severity}\t{a.rule[:160].translate(esc)}\t"
+            f"{a.sensor[:200].translate(esc)}\t{a.action[:40].translate(esc)}\t{AlertStatus.NEW.value}\t\t"
+            f"{run_pk}\n", sid, sig, family)
+
+
+def _write_batch_postgresql(fresh: list, run: AlertImport) -> set[str]:
+    """Store ``fresh`` (alerts whose keys were not stored a moment ago, no key twice) with ``COPY``
+    straight into the alert table, and add them to the roll-ups: the created keys. Alerts repeat a
+    few hundred signatures, so each signature's columns are escaped once. Should another import
+    store one of the keys meanwhile, the COPY fails on the unique key and the batch takes the
+    general path (temporary table, ``ON CONFLICT DO NOTHING``) instead."""
+    from django.db import IntegrityError
+    from psycopg.errors import UniqueViolation  # raised by COPY unwrapped (Django wraps execute only)
+
+    from citygov.soc import rollups
+
+    tails: dict[tuple, tuple[str, str, str, str]] = {}
+    null = _NULL
+    lines, stored = [], []
+    for a in fresh:
+        d = a.__dict__
+        agency = d["agency"]
+        tail_key = (d["protocol"], d["signature_id"], d["signature"], d["family"], d["source_category"],
+                    d["source_severity"], d["category"], d["severity"], d["rule"], d["sensor"], d["action"])
+        tail = tails.get(tail_key)
+        if tail is None:
+            tail = tails[tail_key] = _tail_text(a, run.pk)
+        agency_pk = int(agency) if agency else None
+        src_port, dest_port, time = d["src_port"], d["dest_port"], d["time"]
+        lines.append(f"{null if agency_pk is None else agency_pk}\t{d['dedup_key']}\t{d['source_format']}\t"
+                     f"{time.isoformat()}\t{d['src_ip']}\t{null if src_port is None else src_port}\t{d['dest_ip']}\t"
+                     f"{null if dest_port is None else dest_port}\t{tail[0]}")
+        stored.append(rollups.StoredAlert(time, agency_pk or 0, d["category"], d["severity"], tail[1], tail[2],
+                                          tail[3], d["src_ip"], d["dest_ip"]))
+    text = "".join(lines).encode("utf-8", "surrogatepass")
+    table = connection.ops.quote_name(Alert._meta.db_table)
+    try:
+        # Names come from the model, never from input.
+        with transaction.atomic(), connection.cursor() as cursor, \
+                cursor.cursor.copy(f"COPY {table} ({_columns_sql()}) FROM STDIN") as copy:
+            copy.write(text)
+    except (IntegrityError, UniqueViolation):  # another import stored one of the keys: settle them
+        created = _insert_postgresql([_row(a, run) for a in fresh])
+        stored = [s for s, a in zip(stored, fresh, strict=True) if a.dedup_key in created]
+    else:
+        created = {a.dedup_key for a in fresh}
+    rollups.add(stored)
+    return created
+
+
+def _row(a, run: AlertImport) -> tuple:
+    return (int(a.agency) if a.agency else None, a.dedup_key, a.source_format, a.time, a.src_ip, a.src_port,
+            a.dest_ip, a.dest_port, a.protocol[:20], a.signature_id[:60], a.signature[:500], a.family[:120],
+            a.source_category[:300], a.source_severity[:40], a.category, a.severity, a.rule[:160],
+            a.sensor[:200], a.action[:40], AlertStatus.NEW.value, "", run.pk)
+
+
 def _write_batch(batch: list, run: AlertImport) -> tuple[int, int]:
     """Insert the alerts of ``batch`` whose keys are not stored yet and add them to the analytics
     roll-ups: (created, duplicates). Must run inside a transaction."""
     from citygov.soc import rollups
 
     # Prepared dedup: the keys already stored are looked up first (one indexed query), so a
-    # re-import sends nothing; ON CONFLICT still settles a concurrent import of the same alert.
-    seen = set(Alert.objects.filter(dedup_key__in={a.dedup_key for a in batch}).values_list("dedup_key", flat=True))
-    rows = []
+    # re-import sends nothing; the unique key still settles a concurrent import of the same alert.
+    seen = _stored_keys(list({a.dedup_key for a in batch}))
+    fresh = []
     for a in batch:
         if a.dedup_key in seen:
             continue
         seen.add(a.dedup_key)
-        rows.append((int(a.agency) if a.agency else None, a.dedup_key, a.source_format, a.time, a.src_ip, a.src_port,
-                     a.dest_ip, a.dest_port, a.protocol[:20], a.signature_id[:60], a.signature[:500], a.family[:120],
-                     a.source_category[:300], a.source_severity[:40], a.category, a.severity, a.rule[:160],
-                     a.sensor[:200], a.action[:40], AlertStatus.NEW.value, "", run.pk))
-    if not rows:
+        fresh.append(a)
+    if not fresh:
         return 0, len(batch)
-    created = _insert_postgresql(rows) if connection.vendor == "postgresql" else _insert_generic(rows)
+    if connection.vendor == "postgresql":
+        created = _write_batch_postgresql(fresh, run)
+        return len(created), len(batch) - len(created)
+    rows = [_row(a, run) for a in fresh]
+    created = _insert_generic(rows)
     rollups.add(rollups.StoredAlert(r[3], r[0] or 0, r[14], r[15], r[9], r[10], r[11], r[4], r[6])
                 for r in rows if r[1] in created)
     return len(created), len(batch) - len(created)
 
 
+class _BatchReader(threading.Thread):
+    """Reads and normalises an alert stream in batches on its own thread while the caller stores the
+    previous batch: the engine's CPU work overlaps the database's (the database driver releases the
+    interpreter lock while it waits). Batches go through a short queue (memory stays bounded); the
+    end is ``None``; an exception of the reader is handed over and raised by the caller."""
+
+    def __init__(self, stream: BinaryIO, fmt: str, ctx: formats.Context, stats: formats.ReadStats) -> None:
+        super().__init__(name="soc-import-reader", daemon=True)
+        self.stream, self.fmt, self.ctx, self.stats = stream, fmt, ctx, stats
+        self.batches: queue.Queue = queue.Queue(maxsize=2)
+        self.stopped = threading.Event()
+        self.rejected = 0
+        self.rejected_lines: list[dict] = []
+        self.unknown: Counter = Counter()
+
+    def _hand_over(self, item) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.batches.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        try:
+            cidr, rejected_lines, unknown = self.ctx.cidr, self.rejected_lines, self.unknown
+            batch: list = []
+            for item in formats.read_alerts(self.stream, fmt=self.fmt, ctx=self.ctx, stats=self.stats):
+                if isinstance(item, formats.Rejected):
+                    self.rejected += 1
+                    if len(rejected_lines) < MAX_REJECTED_KEPT:
+                        rejected_lines.append({"line": item.line, "reason": item.reason})
+                    continue
+                if not item.agency and cidr:
+                    unknown[item.dest_ip or item.src_ip] += 1
+                batch.append(item)
+                if len(batch) >= BATCH:
+                    if not self._hand_over(batch):
+                        return
+                    batch = []
+            if batch and not self._hand_over(batch):
+                return
+            self._hand_over(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            self._hand_over(exc)
+
+    def __iter__(self):
+        while True:
+            item = self.batches.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
 def do_import_alerts(user, stream: BinaryIO, file_name: str, fmt: str = "auto") -> AlertImport:
     """Read ``stream`` and store its new alerts in batches; bad lines are recorded on the import and
-    skipped. Re-importing the same file creates nothing (alerts are unique by dedup key)."""
+    skipped. Re-importing the same file creates nothing (alerts are unique by dedup key). The next
+    batch is read while the previous one is stored (:class:`_BatchReader`)."""
     check_import_alerts(user, fmt)
     ctx = engine_context()
     stats = formats.ReadStats()
     run = AlertImport.objects.create(file_name=file_name[:300], requested_format=fmt, imported_by=user)
-    created = duplicates = rejected = 0
-    rejected_lines: list = []
-    unknown: Counter = Counter()
-    batch: list = []
-    for item in formats.read_alerts(stream, fmt=fmt, ctx=ctx, stats=stats):
-        if isinstance(item, formats.Rejected):
-            rejected += 1
-            if len(rejected_lines) < MAX_REJECTED_KEPT:
-                rejected_lines.append({"line": item.line, "reason": item.reason})
-            continue
-        if not item.agency and ctx.cidr:
-            unknown[item.dest_ip or item.src_ip] += 1
-        batch.append(item)
-        if len(batch) >= BATCH:
+    created = duplicates = 0
+    reader = _BatchReader(stream, fmt, ctx, stats)
+    reader.start()
+    try:
+        for batch in reader:
             with transaction.atomic():
                 c, d = _write_batch(batch, run)
-            created, duplicates, batch = created + c, duplicates + d, []
-    if batch:
-        with transaction.atomic():
-            c, d = _write_batch(batch, run)
-        created, duplicates = created + c, duplicates + d
+            created, duplicates = created + c, duplicates + d
+    finally:
+        reader.stopped.set()
+        reader.join()
+    rejected, rejected_lines, unknown = reader.rejected, reader.rejected_lines, reader.unknown
     with transaction.atomic():
         run.detected, run.encoding = stats.detected, stats.encoding
         run.records, run.skipped = stats.records, stats.skipped

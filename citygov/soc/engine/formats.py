@@ -19,6 +19,7 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
+import itertools
 import json
 import re
 from collections import OrderedDict
@@ -89,6 +90,9 @@ class Context:
         # hundred signatures, so each is classified once (bounded: constant memory).
         self._signatures: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._ips: dict[str, str] = {}
+        # EVE hot path (normalise_suricata): per-signature fields and per-address-pair fields.
+        self._suricata: dict[tuple, tuple[str, dict, bool]] = {}
+        self._addresses: dict[tuple, tuple[str, str, str]] = {}
 
     def ip(self, value) -> str:
         """``parse_ip`` with a bounded cache of the raw values seen."""
@@ -185,38 +189,126 @@ def _port(value) -> int | None:
     return parse_port(value)
 
 
-def normalise_suricata(obj: dict, ctx: Context) -> Alert | None:
-    """An EVE record; ``None`` for non-alert event types.
-
-    The hot path of the engine's speed target: the same result as ``Context.build`` with the
-    signature's family and category looked up once per signature, and the dedup key text built
-    without a generator (it must stay byte-identical to ``dedup_key``: re-imports rely on it)."""
-    get = obj.get
-    if get("event_type") != "alert":
-        return None
-    alert = get("alert")
-    if not isinstance(alert, dict):
-        raise BadRecord("event_type alert without an alert object")
-    stamp = get("timestamp")
-    time = parse_time(stamp, ctx.zone)
+def _suricata_static(alert: dict, obj_get, ctx: Context) -> tuple[str, dict, bool]:
+    """The per-signature part of an EVE alert, computed the general way on a cache miss: ("gid\x1fsid"
+    of the dedup key, the alert's attribute dictionary with every per-signature field filled in,
+    whether the source's severity is known)."""
     sid = _str(alert.get("signature_id"))
     signature = _str(alert.get("signature"))
     if not signature and not sid:
         raise BadRecord("missing signature")
-    # Two packets of one flow can fire the same signature at the same microsecond: pcap_cnt / tx_id
-    # tell them apart when Suricata writes them.
-    parts = [get("flow_id"), alert.get("gid"), sid, stamp, get("pcap_cnt"), get("tx_id")]
-    key = hashlib.sha1("\x1f".join(["suricata", *["" if p is None else p if type(p) is str else str(p) for p in parts]])
-                       .encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
+    gid = alert.get("gid")
     source_category = _str(alert.get("category"))
-    family, category, rule = ctx.signature_info(signature, source_category, "suricata")
     raw_severity = alert.get("severity")
-    src_ip = ctx.ip(get("src_ip"))
-    dest_ip = ctx.ip(get("dest_ip"))
-    return make_alert("suricata", key, time, src_ip, _port(get("src_port")), dest_ip, _port(get("dest_port")),
-                 _str(get("proto")).upper(), sid, signature, family, source_category, _str(raw_severity),
-                 category, severity_suricata(raw_severity), rule, _str(get("host") or get("in_iface")),
-                 _str(alert.get("action")), ctx.cidr.agency_for(dest_ip, src_ip))
+    try:
+        severity = severity_suricata(raw_severity)
+    except BadRecord:
+        severity = ""  # raised after the address and port checks, in the general builder's order
+    family, category, rule = ctx.signature_info(signature, source_category, "suricata")
+    fields = {
+        "source_format": "suricata", "dedup_key": "", "time": None, "src_ip": "", "src_port": None, "dest_ip": "",
+        "dest_port": None, "protocol": _str(obj_get("proto")).upper(), "signature_id": sid, "signature": signature,
+        "family": family, "source_category": source_category, "source_severity": _str(raw_severity),
+        "category": category, "severity": severity, "rule": rule,
+        "sensor": _str(obj_get("host") or obj_get("in_iface")), "action": _str(alert.get("action")), "agency": ""}
+    return f"{'' if gid is None else str(gid)}\x1f{sid}", fields, bool(severity)
+
+
+# The static cache's key holds the raw values. 1, 1.0 and True are equal keys but not equal texts:
+# the numeric fields must be an int, a str or None to look up, and an entry is stored only when the
+# text fields are a str or None too (no other JSON value equals one of those).
+_KEYED = frozenset((int, str, type(None)))
+_TEXT = frozenset((str, type(None)))
+_fromisoformat = dt.datetime.fromisoformat
+_sha1 = hashlib.sha1
+_new_alert = object.__new__
+_set_dict = object.__setattr__
+
+
+def normalise_suricata(obj: dict, ctx: Context) -> Alert | None:
+    """An EVE record; ``None`` for non-alert event types.
+
+    The hot path of the engine's speed target: the same alert as ``Context.build`` with
+    ``dedup_key`` gives (``test_fast_suricata_path_equals_the_general_builder``), built with the
+    per-signature fields (texts, severity, family, category, rule) and the per-address-pair fields
+    (normal addresses, agency) looked up in bounded caches, the dedup key text formatted in one
+    step (it must stay byte-identical to ``dedup_key``: re-imports rely on it) and the alert's
+    attribute dictionary given directly (like :func:`make_alert`)."""
+    get = obj.get
+    if get("event_type") != "alert":
+        return None
+    alert = get("alert")
+    if type(alert) is not dict and not isinstance(alert, dict):
+        raise BadRecord("event_type alert without an alert object")
+    stamp = get("timestamp")
+    time = None
+    if type(stamp) is str and len(stamp) > 19 and stamp[10] == "T":
+        try:
+            time = _fromisoformat(stamp)
+        except ValueError:
+            pass
+        else:
+            if time.tzinfo is None:
+                time = time.replace(tzinfo=ctx.zone)
+    if time is None:
+        time = parse_time(stamp, ctx.zone)
+    aget = alert.get
+    sid_raw, gid_raw, severity_raw = aget("signature_id"), aget("gid"), aget("severity")
+    static = skey = None
+    if type(sid_raw) in _KEYED and type(gid_raw) in _KEYED and type(severity_raw) in _KEYED:
+        skey = (sid_raw, gid_raw, severity_raw, aget("signature"), aget("category"), aget("action"), get("proto"),
+                get("host"), get("in_iface"))
+        try:
+            static = ctx._suricata.get(skey)
+        except TypeError:  # a list or an object where a text belongs
+            skey = None
+    if static is None:
+        static = _suricata_static(alert, get, ctx)
+        if skey is not None and all(type(v) in _TEXT for v in skey[3:]):
+            cache = ctx._suricata
+            if len(cache) > 50_000:  # constant memory on adversarial input
+                cache.clear()
+            cache[skey] = static
+    gid_sid, fields, known_severity = static
+    # Two packets of one flow can fire the same signature at the same microsecond: pcap_cnt / tx_id
+    # tell them apart when Suricata writes them. Formatting a value with {} is str() for every JSON
+    # value type.
+    flow_id, pcap_cnt, tx_id = get("flow_id"), get("pcap_cnt"), get("tx_id")
+    text = (f"suricata\x1f{'' if flow_id is None else flow_id}\x1f{gid_sid}\x1f{stamp}"
+            f"\x1f{'' if pcap_cnt is None else pcap_cnt}\x1f{'' if tx_id is None else tx_id}")
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (from the standard library's decoder)
+        data = text.encode("utf-8", "surrogatepass")
+    key = _sha1(data, usedforsecurity=False).hexdigest()
+    raw_src, raw_dest = get("src_ip"), get("dest_ip")
+    try:
+        addresses = ctx._addresses.get((raw_src, raw_dest))
+    except TypeError:
+        addresses = None
+    if addresses is None:
+        src_ip, dest_ip = ctx.ip(raw_src), ctx.ip(raw_dest)
+        addresses = (src_ip, dest_ip, ctx.cidr.agency_for(dest_ip, src_ip))
+        if type(raw_src) is str and type(raw_dest) is str:
+            if len(ctx._addresses) > 100_000:
+                ctx._addresses.clear()
+            ctx._addresses[(raw_src, raw_dest)] = addresses
+    src_port, dest_port = get("src_port"), get("dest_port")
+    if type(src_port) is not int or not 0 <= src_port <= 65535:
+        src_port = parse_port(src_port)
+    if type(dest_port) is not int or not 0 <= dest_port <= 65535:
+        dest_port = parse_port(dest_port)
+    if not known_severity:
+        severity_suricata(severity_raw)  # raises: an unknown severity
+    fields = fields.copy()  # the cached per-signature fields, then this alert's own
+    fields["dedup_key"] = key
+    fields["time"] = time
+    fields["src_ip"], fields["dest_ip"], fields["agency"] = addresses
+    fields["src_port"] = src_port
+    fields["dest_port"] = dest_port
+    result = _new_alert(Alert)
+    _set_dict(result, "__dict__", fields)
+    return result
 
 
 def normalise_wazuh(obj: dict, ctx: Context) -> Alert:
@@ -302,7 +394,7 @@ def _cef_unescape(value: str) -> str:
 def _split_header(text: str, count: int) -> tuple[list[str], str]:
     """The first ``count`` pipe-separated fields (``\\|`` and ``\\\\`` escaped) and the rest."""
     parts = text.split("|", count)
-    if len(parts) > count and not any("\\" in part for part in parts[:count]):
+    if len(parts) > count and "\\" not in text[:len(text) - len(parts[count])]:
         return parts[:count], parts[count]  # no escapes in the header: the common case
     fields, current, i = [], [], 0
     while i < len(text) and len(fields) < count:
@@ -328,18 +420,17 @@ def parse_cef(line: str) -> tuple[list[str], dict[str, str]]:
     if start < 0:
         raise BadRecord("not a CEF line")
     header, extension = _split_header(line[start + 4:], 7)
-    ext: dict[str, str] = {}
-    keys = list(_CEF_KEY.finditer(extension))
-    if extension.strip() and (not keys or extension[:keys[0].start()].strip()):
+    # [text before the first key, key, value, key, value, ...]: a key starts the extension or
+    # follows a space; a value runs to the space before the next key.
+    parts = _CEF_KEY.split(extension)
+    if (len(parts) == 1 or parts[0].strip()) and extension.strip():
         raise BadRecord("malformed CEF extension")
-    for i, match in enumerate(keys):
-        if match.start() > 0 and extension[match.start() - 1] == "\\":
-            continue
-        key = match.group(1)
+    ext: dict[str, str] = {}
+    for key, value in zip(parts[1::2], parts[2::2], strict=True):
         if key not in CEF_KEYS:
             raise BadRecord(f"unknown CEF extension {key!r}")
-        end = keys[i + 1].start() if i + 1 < len(keys) else len(extension)
-        ext[key] = _cef_unescape(extension[match.end():end].rstrip(" "))
+        value = value.rstrip(" ")
+        ext[key] = _cef_unescape(value) if "\\" in value else value
     return header, ext
 
 
@@ -353,12 +444,15 @@ def normalise_cef(line: str, ctx: Context) -> Alert:
     time = parse_time(when, ctx.zone)
     payload = line[line.find("CEF:"):]
     key = dedup_key("cef", ext["externalId"]) if ext.get("externalId") else dedup_key("cef", payload)
+    source_category = ext.get("cat", "")
+    family, category, rule = ctx.signature_info(name, source_category, "cef") if name or sid else ("", None, None)
     return ctx.build(
-        source_format="cef", key=key, time=time, src_ip=parse_ip(ext.get("src")), src_port=parse_port(ext.get("spt")),
-        dest_ip=parse_ip(ext.get("dst")), dest_port=parse_port(ext.get("dpt")),
+        source_format="cef", key=key, time=time, src_ip=ctx.ip(ext.get("src")), src_port=parse_port(ext.get("spt")),
+        dest_ip=ctx.ip(ext.get("dst")), dest_port=parse_port(ext.get("dpt")),
         protocol=ext.get("proto") or ext.get("app") or "", signature_id=sid, signature=name,
-        source_category=ext.get("cat", ""), source_severity=severity, severity=severity_ten(severity),
-        sensor=ext.get("dvchost") or f"{vendor} {product}".strip(), action=ext.get("act", ""))
+        source_category=source_category, source_severity=severity, severity=severity_ten(severity),
+        sensor=ext.get("dvchost") or f"{vendor} {product}".strip(), action=ext.get("act", ""), family=family,
+        category=category, rule=rule)
 
 
 _LEEF_FORMATS = {"MMM dd yyyy HH:mm:ss": "%b %d %Y %H:%M:%S", "MMM dd yyyy HH:mm:ss.SSS": "%b %d %Y %H:%M:%S.%f",
@@ -569,59 +663,72 @@ def _json_record(obj, number: int, fmt: str, ctx: Context, stats: ReadStats) -> 
 
 def _raw_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
     """Lines of ``head`` + the rest of ``stream``: ``head``'s complete lines, then its partial last
-    line joined with the stream's next line, then the stream's own lines (read at C speed)."""
+    line joined with the stream's next line, then the stream's own lines (chained at C speed)."""
     lines = head.split(b"\n")
     last = lines.pop()
-    yield from lines
     rest = stream.readline()
     if last or rest:
-        yield last + rest
-    if rest:
-        yield from iter(stream.readline, b"")
+        lines.append(last + rest)
+    if not rest:
+        return iter(lines)
+    return itertools.chain(lines, iter(stream.readline, b""))
 
 
 def _iter_ndjson_bytes(head: bytes, stream: BinaryIO, fmt: str, ctx: Context, stats: ReadStats):
     """NDJSON from raw byte lines: each line is decoded straight from bytes (UTF-8 is checked by the
-    decoder); only a line that fails takes the text path, which gives the exact reason."""
+    decoder); only a line that fails takes the text path, which gives the exact reason. The counters
+    are kept in locals and added to ``stats`` at the end (or when the reader is closed early)."""
     stats.encoding = "utf-8"
-    normalise = JSON_NORMALISERS.get(fmt)
-    for number, raw in enumerate(_raw_lines(head, stream), start=1):
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[3:]
-        try:
-            obj = _loads(raw)
-        except ValueError:
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[3:]
+    fixed = JSON_NORMALISERS.get(fmt)
+    loads, normalisers = _loads, JSON_NORMALISERS
+    records = skipped = 0
+    counts: dict[str, int] = {}
+    try:
+        for number, raw in enumerate(_raw_lines(head, stream), start=1):
             try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield Rejected(number, "line is not valid UTF-8 (編碼錯誤)")
-                continue
-            if not text.strip():
-                continue
-            stats.records += 1
-            try:
-                obj = json.loads(text)  # NaN, huge integers, or the standard library's message
-            except ValueError as exc:
-                yield Rejected(number, f"invalid JSON (JSON 格式錯誤): {exc.msg}")
-                continue
-        else:
-            stats.records += 1
-        kind = (fmt if normalise is not None else json_kind(obj)) if type(obj) is dict else None
-        if kind is not None:
-            try:
-                alert = JSON_NORMALISERS[kind](obj, ctx)
-            except BadRecord as exc:
-                yield Rejected(number, str(exc))
-                continue
-            if alert is None:
-                stats.skipped += 1
-                continue
-            stats.formats[kind] = stats.formats.get(kind, 0) + 1
-            yield alert
-            continue
-        result = _json_record(obj, number, fmt, ctx, stats)
-        if result is not None:
-            yield result
+                obj = loads(raw)
+            except ValueError:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield Rejected(number, "line is not valid UTF-8 (編碼錯誤)")
+                    continue
+                if not text.strip():
+                    continue
+                records += 1
+                try:
+                    obj = json.loads(text)  # NaN, huge integers, or the standard library's message
+                except ValueError as exc:
+                    yield Rejected(number, f"invalid JSON (JSON 格式錯誤): {exc.msg}")
+                    continue
+            else:
+                records += 1
+            if type(obj) is dict:
+                kind = fixed and fmt or json_kind(obj)
+                if kind is not None:
+                    try:
+                        alert = normalisers[kind](obj, ctx)
+                    except BadRecord as exc:
+                        yield Rejected(number, str(exc))
+                        continue
+                    if alert is None:
+                        skipped += 1
+                        continue
+                    counts[kind] = counts.get(kind, 0) + 1
+                    yield alert
+                    continue
+            stats.records, stats.skipped = stats.records + records, stats.skipped + skipped
+            records = skipped = 0
+            result = _json_record(obj, number, fmt, ctx, stats)
+            if result is not None:
+                yield result
+    finally:
+        stats.records += records
+        stats.skipped += skipped
+        for kind, count in counts.items():
+            stats.formats[kind] = stats.formats.get(kind, 0) + count
 
 
 def _iter_ndjson(lines: _Lines, fmt: str, ctx: Context, stats: ReadStats):
@@ -815,16 +922,18 @@ def read_alerts(stream: BinaryIO, *, fmt: str = "auto", ctx: Context | None = No
     # distinct alerts: the n-th repeat gets the key of (key, n). The window is bounded (constant
     # memory); repeats are adjacent in practice because their times are equal.
     window: OrderedDict[str, int] = OrderedDict()
+    seen_before, pop = window.get, window.popitem
     for item in items:
-        if isinstance(item, Alert):
-            seen = window.get(item.dedup_key)
+        if type(item) is Alert or isinstance(item, Alert):
+            key = item.dedup_key
+            seen = seen_before(key)
             if seen is None:
-                window[item.dedup_key] = 0
+                window[key] = 0
                 if len(window) > REPEAT_WINDOW:
-                    window.popitem(last=False)
+                    pop(last=False)
             else:
-                window[item.dedup_key] = seen + 1
-                item = replace(item, dedup_key=dedup_key(item.source_format, item.dedup_key, seen + 1))
+                window[key] = seen + 1
+                item = replace(item, dedup_key=dedup_key(item.source_format, key, seen + 1))
         yield item
     if lines is not None:
         stats.encoding = lines.encoding or "utf-8"

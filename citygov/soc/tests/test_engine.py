@@ -289,3 +289,21 @@ def test_ndjson_lines_across_the_first_read_and_odd_lines():
     assert (stats.records, stats.encoding) == (len(lines) + 1, "utf-8")
     no_newline = b"\n".join(lines)
     assert len(read(no_newline)[0]) == 256
+
+
+def test_suricata_caches_keep_equal_but_different_values_apart():
+    """1, 1.0 and True are equal dictionary keys; the per-signature cache must not hand the texts
+    of one to another (source severity, signature id and the dedup key differ)."""
+    base = {"timestamp": "2024-05-02T10:00:00+08:00", "flow_id": 7, "event_type": "alert", "src_ip": "10.0.0.1",
+            "dest_ip": "10.0.0.2", "proto": "TCP",
+            "alert": {"gid": 1, "signature_id": 1, "signature": "ET SCAN x", "category": "c", "severity": 1}}
+    ctx = formats.Context()
+    seen = []
+    for gid, sid, severity in ((1, 1, 1), (True, 1, 1), (1, 1.0, 1), (1, 1, True), (1, 1, 1.0), (1, 1, 1)):
+        record = {**base, "alert": {**base["alert"], "gid": gid, "signature_id": sid, "severity": severity}}
+        alert = formats.normalise_suricata(record, ctx)
+        seen.append((alert.signature_id, alert.source_severity, alert.dedup_key))
+        assert alert == formats.normalise_suricata(record, formats.Context())  # as a fresh, empty cache gives
+    assert seen[0] == seen[-1]
+    assert len(set(seen)) == 5
+    assert [s[:2] for s in seen[:5]] == [("1", "1"), ("1", "1"), ("1.0", "1"), ("1", "True"), ("1", "1.0")]

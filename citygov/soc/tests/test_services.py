@@ -177,3 +177,48 @@ def test_stored_times_compare_as_instants(import_bytes, analyst):
     assert alerts_for(analyst, AlertFilter(since=dt.date(2024, 5, 1), until=dt.date(2024, 5, 1))).count() == 1
     assert alerts_for(analyst, AlertFilter(since=dt.date(2024, 5, 2))).count() == 0
     assert Alert.objects.filter(time__lt=dt.datetime(2024, 5, 1, 16, tzinfo=dt.UTC)).count() == 1
+
+
+def test_import_spans_batches_and_a_reader_error_reaches_the_caller(import_bytes, analyst, monkeypatch):
+    """Batches are read on a second thread while the previous one is stored: every batch arrives,
+    and an error of the reader is raised in the caller (not lost in the thread)."""
+    monkeypatch.setattr(services, "BATCH", 7)
+    data = "\n".join(eve(n) for n in range(1, 31)).encode()
+    run = import_bytes(data, "batches.ndjson")
+    assert (run.created, run.records) == (30, 30)
+    assert Alert.objects.filter(imported=run).count() == 30
+
+    class Broken:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def read(self, size: int = -1) -> bytes:
+            return data[:200] if not self.calls else b""
+
+        def readline(self, size: int = -1) -> bytes:
+            self.calls += 1
+            raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        services.do_import_alerts(analyst, Broken(), "broken.ndjson")
+
+
+def test_postgresql_copy_falls_back_when_a_key_was_stored_meanwhile(import_bytes, analyst):
+    """The direct COPY into the alert table fails on a key another import stored after the
+    duplicate check; the batch then goes through ON CONFLICT DO NOTHING and counts only its own."""
+    from django.db import connection, transaction
+
+    from citygov.soc.engine import formats
+    from citygov.soc.models import AlertDaily, AlertImport
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    lines = "\n".join(eve(n) for n in range(1, 6)).encode()
+    alerts = [a for a in formats.read_alerts(__import__("io").BytesIO(lines)) if isinstance(a, formats.Alert)]
+    import_bytes(b"\n".join(lines.split(b"\n")[:2]), "first-two.ndjson")  # "meanwhile": 2 of the 5 stored
+    run = AlertImport.objects.create(file_name="rest", requested_format="auto", imported_by=analyst)
+    with transaction.atomic():
+        created = services._write_batch_postgresql(alerts, run)
+    assert created == {a.dedup_key for a in alerts[2:]}
+    assert Alert.objects.count() == 5
+    assert sum(AlertDaily.objects.values_list("count", flat=True)) == 5  # roll-ups count each alert once
