@@ -52,6 +52,9 @@ try:
     # SOC: the syslog listener's TLS files; e-mail (SOC reminders and incident notices) by SMTP, the
     # password from the environment only.
     SOC = config.soc_settings(_env)
+    # Datagov link probe: networks (CIDR) and host names it may reach although they are not public
+    # (by default it refuses private, loopback and link-local addresses); comma-separated.
+    DATAGOV_PROBE_ALLOW = _env.text("CITYGOV_DATAGOV_PROBE_ALLOW", "")
     EMAIL_HOST = _env.text("CITYGOV_EMAIL_HOST", "localhost")
     EMAIL_PORT = _env.integer("CITYGOV_EMAIL_PORT", 25, minimum=1)
     EMAIL_HOST_USER = _env.text("CITYGOV_EMAIL_USER", "")

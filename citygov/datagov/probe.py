@@ -6,12 +6,19 @@ answer says about the data: status, content type, content length, ``ETag`` and `
 Politeness: at most one request in flight per host and at least ``per_host_interval`` seconds between
 two requests to the same host; ``workers`` bounds the requests in flight overall. Plain urllib, no
 Django; the service stores the results.
+
+A catalogue URL is supplied by whoever publishes the dataset, so the probe refuses, by default, any
+host that resolves to a private, loopback, link-local or otherwise non-public address (and any redirect
+to one): it would otherwise let a catalogue entry point the server at the city's internal network.
+``ProbeSettings.allow`` names the networks (CIDR) or host names that may be probed all the same.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import ipaddress
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -31,6 +38,44 @@ class ProbeSettings:
     workers: int = 8
     per_host_interval: float = 1.0
     max_redirects: int = 5
+    allow: tuple[str, ...] = ()  # networks (CIDR) or host names probed even though not public
+
+
+class RefusedAddress(OSError):
+    """The host resolves to an address the probe may not reach."""
+
+
+def _allowed_networks(allow: tuple[str, ...]) -> tuple[list, set[str]]:
+    networks, names = [], set()
+    for item in allow:
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            names.add(item.strip().lower().rstrip("."))
+    return networks, names
+
+
+def check_host(host: str, port: int | None, allow: tuple[str, ...] = ()) -> None:
+    """Raise RefusedAddress unless every address ``host`` resolves to is public or allowed by ``allow``.
+
+    A host that does not resolve is left to the request, which reports the connection error.
+    """
+    networks, names = _allowed_networks(allow)
+    if host.lower().rstrip(".") in names:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port or 80, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address.is_global and not address.is_multicast:
+            continue
+        if any(address in network for network in networks):
+            continue
+        raise RefusedAddress(f"refused: {host} resolves to a non-public address ({address})")
 
 
 @dataclass(frozen=True)
@@ -54,8 +99,9 @@ class ProbeResult:
 class _Redirects(urllib.request.HTTPRedirectHandler):
     """Counts the redirects followed and stops after ``limit``."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, allow: tuple[str, ...] = ()):
         self.limit = limit
+        self.allow = allow
         self.count = 0
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
@@ -64,6 +110,8 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
             raise urllib.error.HTTPError(req.full_url, code, f"more than {self.limit} redirects", headers, fp)
         if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
             raise urllib.error.HTTPError(req.full_url, code, "redirect to a scheme other than http(s)", headers, fp)
+        target = urllib.parse.urlsplit(newurl)
+        check_host(target.hostname or "", target.port, self.allow)  # a public host may redirect inwards
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None:  # keep HEAD a HEAD across redirects (urllib would turn it into a GET)
             new.method = req.get_method()
@@ -82,16 +130,20 @@ def _parse_http_date(value: str | None) -> dt.datetime | None:
 
 def _request(url: str, method: str, settings: ProbeSettings) -> tuple[int | None, str, int, object, str]:
     """(status, final url, redirects, headers, error) of one request; the body is never read."""
-    redirects = _Redirects(settings.max_redirects)
+    redirects = _Redirects(settings.max_redirects, settings.allow)
     opener = urllib.request.build_opener(redirects)
     request = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})  # noqa: S310 - scheme checked by probe_one
     try:
         with opener.open(request, timeout=settings.timeout) as response:
             return response.status, response.geturl(), redirects.count, response.headers, ""
+    except RefusedAddress as exc:
+        return None, url, redirects.count, None, str(exc)[:300]
     except urllib.error.HTTPError as exc:
         return exc.code, exc.geturl() or url, redirects.count, exc.headers, f"HTTP {exc.code}"
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, RefusedAddress):
+            return None, url, redirects.count, None, str(reason)[:300]
         kind = "timeout" if isinstance(reason, TimeoutError) or "timed out" in str(reason) else "connection"
         return None, url, redirects.count, None, f"{kind}: {reason}"[:300]
 
@@ -101,6 +153,11 @@ def probe_one(url: str, settings: ProbeSettings = ProbeSettings()) -> ProbeResul
     start = time.monotonic()
     if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).hostname:
         return ProbeResult(url, False, None, "", url, 0, "", None, "", None, "not an http(s) URL", 0)
+    parts = urllib.parse.urlsplit(url)
+    try:
+        check_host(parts.hostname or "", parts.port, settings.allow)
+    except (RefusedAddress, ValueError) as exc:
+        return ProbeResult(url, False, None, "", url, 0, "", None, "", None, str(exc)[:300], 0)
     method = "HEAD"
     status, final_url, redirects, headers, error = _request(url, method, settings)
     if status in (405, 501):  # HEAD not allowed: ask with GET and read no body

@@ -138,41 +138,59 @@ def parse_time(text: str) -> dt.datetime | None:
                        int(match.group("M") or 0), int(match.group("S") or 0), tzinfo=TAIPEI)
 
 
+_FIELD_PIECES = re.compile(r"[(（]|[)）]|[;；、\n\r]|[^(（)）;；、\n\r]+")
+_FIELD_SEPARATORS = re.compile(r"[;；、\n\r]")
+
+
+def _field(name: str, description: str) -> Field | None:
+    name = name.strip().strip(",，")
+    return Field(name, description.strip()) if name else None
+
+
 def parse_fields(text: str) -> tuple[Field, ...]:
     """主要欄位說明 → fields. ``Name(說明);Name2(說明)`` with ``;``, ``；``, ``、`` or newlines between
     fields; separators inside the parentheses belong to the description."""
+    text = text or ""
+    if "(" not in text and "（" not in text:  # the common case: names only (a stray ")" is part of a name)
+        return tuple(f for f in (_field(part, "") for part in _FIELD_SEPARATORS.split(text)) if f)
     fields: list[Field] = []
-    name, desc, depth = [], [], 0
-
-    def flush() -> None:
-        field_name = "".join(name).strip().strip(",，")
-        if field_name:
-            fields.append(Field(field_name, "".join(desc).strip()))
-        name.clear()
-        desc.clear()
-
-    for char in text or "":
-        if char in "(（":
+    name: list[str] = []
+    desc: list[str] = []
+    depth = 0
+    # Pieces are one bracket, one separator, or a run of other characters, so each is handled whole.
+    for piece in _FIELD_PIECES.findall(text):
+        if piece == "(" or piece == "（":
             if depth:
-                desc.append(char)
+                desc.append(piece)
             depth += 1
-        elif char in ")）" and depth:
-            depth -= 1
+        elif piece == ")" or piece == "）":
             if depth:
-                desc.append(char)
+                depth -= 1
+                if depth:
+                    desc.append(piece)
+            else:
+                name.append(piece)
         elif depth:
-            desc.append(char)
-        elif char in ";；、\n\r":
-            flush()
+            desc.append(piece)
+        elif len(piece) == 1 and piece in ";；、\n\r":
+            found = _field("".join(name), "".join(desc))
+            if found:
+                fields.append(found)
+            name.clear()
+            desc.clear()
         else:
-            name.append(char)
-    flush()
+            name.append(piece)
+    found = _field("".join(name), "".join(desc))
+    if found:
+        fields.append(found)
     return tuple(fields)
 
 
 def _clean(cell: str | None) -> str:
     """Strip whitespace and the doubled outer quotes some crawlers leave (``"PDF, ODT"``)."""
     text = (cell or "").strip()
+    if text[:1] != '"':
+        return text
     while len(text) >= 2 and text[0] == '"' and text[-1] == '"':
         text = text[1:-1].strip()
     return text

@@ -17,6 +17,7 @@ it differently. Pure Python, no Django.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -49,9 +50,10 @@ def _runs(text: str) -> list[str]:
 
 
 def _spell_gram(gram: str) -> str:
+    """The token of a bigram, or of one character followed by a space (the end of a run); cached."""
     found = _GRAMS.get(gram)
     if found is None:
-        found = "".join(_spell(c) for c in gram)
+        found = "".join(_spell(c) for c in gram.rstrip(" "))
         if len(_GRAMS) < 500_000:
             _GRAMS[gram] = found
     return found
@@ -61,13 +63,21 @@ _GRAMS: dict[str, str] = {}
 
 
 def index_tokens(text: str) -> str:
-    """The space-separated, de-duplicated, sorted tokens to index for ``text``."""
-    grams: set[str] = set()
-    for run in _runs(text):
-        grams.update(map(str.__add__, run, run[1:]))
-        grams.add(run[-1])
-    spelt = _GRAMS
-    return " ".join(sorted([spelt.get(g) or _spell_gram(g) for g in grams]))
+    """The space-separated, de-duplicated, sorted tokens to index for ``text``.
+
+    The runs are joined by single spaces (with one after the last), and every pair of neighbouring
+    characters taken at once: a pair of two run characters is a bigram, a character followed by the space
+    is the end of its run (indexed on its own), and a pair starting with the space is dropped. Spelling
+    keeps the order of code points (fixed width, most significant letter first) and the space sorts below
+    every letter and digit, so the pairs are sorted before they are spelt and the dropped ones lead.
+    """
+    joined = " ".join(_runs(text)) + " "
+    pairs = sorted(set(map(str.__add__, joined, joined[1:])))
+    pairs = pairs[bisect.bisect_left(pairs, "!"):]
+    try:
+        return " ".join(map(_GRAMS.__getitem__, pairs))
+    except KeyError:  # a pair not seen before (or the cache is full): spell them one by one
+        return " ".join(map(_spell_gram, pairs))
 
 
 @dataclass(frozen=True)

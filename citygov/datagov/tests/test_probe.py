@@ -20,7 +20,8 @@ from citygov.datagov.models import Dataset, LinkCheck
 from citygov.datagov.services import do_import_catalog, do_probe_links
 from citygov.datagov.tests.support import datagovtw_csv, datagovtw_row
 
-FAST = probe.ProbeSettings(timeout=0.5, workers=4, per_host_interval=0.05)
+LOOPBACK = ("127.0.0.1/32",)  # the test server; the probe refuses non-public addresses by default
+FAST = probe.ProbeSettings(timeout=0.5, workers=4, per_host_interval=0.05, allow=LOOPBACK)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -47,6 +48,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "1234")
                 self.send_header("ETag", cls.etag)
                 self.send_header("Last-Modified", "Mon, 02 Jul 2018 08:00:00 GMT")
+                self.end_headers()
+            elif self.path == "/inward":  # a public-looking answer pointing at the cloud metadata address
+                self.send_response(302)
+                self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
                 self.end_headers()
             elif self.path == "/old":
                 self.send_response(301)
@@ -114,7 +119,7 @@ def test_probe_reads_status_type_size_redirects_and_timeouts(server):
 
 
 def test_probe_is_polite_per_host(server):
-    settings = probe.ProbeSettings(timeout=2, workers=4, per_host_interval=0.2)
+    settings = probe.ProbeSettings(timeout=2, workers=4, per_host_interval=0.2, allow=LOOPBACK)
     probe.probe_many([f"{server}/data.csv"] * 4, settings)
     times = [t for _m, _p, t in _Handler.log]
     assert len(times) == 4 and _Handler.most_active == 1  # one request at a time to this host
@@ -129,7 +134,8 @@ def _import(actor, url: str, updated: str = "2018-06-01 00:00:00"):
 
 
 def test_probe_job_stores_results_and_new_data_moves_the_data_updated_time(db, reference_data, city_admin, auditor,
-                                                                           server, client_for, api_client_for):
+                                                                           server, client_for, api_client_for,
+                                                                           settings):
     dataset = _import(city_admin, f"{server}/data.csv")
     assert dataset.data_updated_at is None  # the export only had the metadata-updated time
     summary = do_probe_links(city_admin, settings=FAST)
@@ -149,6 +155,7 @@ def test_probe_job_stores_results_and_new_data_moves_the_data_updated_time(db, r
     html = client_for(auditor).get(reverse("datagov:dataset_detail", args=[dataset.pk])).content.decode()
     assert 'data-link-status="200"' in html and "text/csv" in html
     out = io.StringIO()
+    settings.DATAGOV_PROBE_ALLOW = "127.0.0.1"
     call_command("datagov", "probe", "--user", "city-admin", "--timeout", "1", "--interval", "0", stdout=out)
     assert out.getvalue().strip() == "checked=1 ok=1 broken=0 datasets_with_new_data=0"
     with pytest.raises(CommandError) as raised:
@@ -162,3 +169,32 @@ def probe_summary(checked, ok, broken, changed):
     from citygov.datagov.services import ProbeSummary
 
     return ProbeSummary(checked=checked, ok=ok, broken=broken, changed=changed)
+
+
+def test_probe_refuses_private_loopback_and_link_local_addresses_unless_allowed(server):
+    before = len(_Handler.log)
+    refused = probe.probe_one(f"{server}/data.csv", probe.ProbeSettings(timeout=0.5))
+    assert (refused.ok, refused.status, refused.method) == (False, None, "")
+    assert refused.error == "refused: 127.0.0.1 resolves to a non-public address (127.0.0.1)"
+    assert len(_Handler.log) == before  # nothing was sent
+    for host in ("10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.169.254", "::1", "fe80::1", "0.0.0.1",
+                 "::ffff:127.0.0.1", "100.64.0.1"):
+        with pytest.raises(probe.RefusedAddress):
+            probe.check_host(host, 80)
+    probe.check_host("8.8.8.8", 80)  # public: no error
+    probe.check_host("10.1.2.3", 80, ("10.0.0.0/8",))
+    probe.check_host("intranet.example", 80, ("intranet.example",))
+    # an allowed host may not redirect to one that is not
+    moved = probe.probe_one(f"{server}/inward", probe.ProbeSettings(timeout=0.5, allow=LOOPBACK))
+    assert (moved.ok, moved.status, moved.redirects) == (False, None, 1)
+    assert moved.error == "refused: 169.254.169.254 resolves to a non-public address (169.254.169.254)"
+    assert [p for _m, p, _t in _Handler.log[before:]] == ["/inward"]
+
+
+def test_probe_job_refuses_loopback_without_the_allow_list(db, reference_data, city_admin, server, settings):
+    settings.DATAGOV_PROBE_ALLOW = ""
+    _import(city_admin, f"{server}/data.csv")
+    assert do_probe_links(city_admin) == probe_summary(1, 0, 1, 0)
+    assert LinkCheck.objects.get().error.startswith("refused:")
+    settings.DATAGOV_PROBE_ALLOW = "127.0.0.0/8"
+    assert do_probe_links(city_admin) == probe_summary(1, 1, 0, 1)

@@ -4,8 +4,11 @@ the datasets whose normalised text holds every term, and the index follows impor
 from __future__ import annotations
 
 import io
+import re
 
 from django.db import connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from citygov.datagov import queries
 from citygov.datagov.engine import textindex
@@ -24,6 +27,29 @@ def test_tokens_are_ascii_bigrams_and_run_ends():
     assert textindex.query_tokens("停") == (textindex.QueryToken(spelt["停"], True),)
     assert textindex.query_tokens("--") == ()
     assert [textindex.is_exact(t) for t in ("停", "停車", "停車場", "a-b", "--")] == [True, True, False, False, False]
+
+
+def _reference_tokens(text: str) -> str:
+    """The tokens by their definition: per run, every bigram and the last character, spelt, sorted."""
+    def spell(char: str) -> str:
+        value, letters = ord(char), ""
+        for _ in range(5):
+            value, digit = divmod(value, 26)
+            letters = "abcdefghijklmnopqrstuvwxyz"[digit] + letters
+        return letters
+
+    grams = set()
+    for run in re.findall(r"[^\W_]+", text):
+        grams.update(run[i:i + 2] for i in range(len(run) - 1))
+        grams.add(run[-1])
+    return " ".join(sorted("".join(spell(c) for c in gram) for gram in grams))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("停車場公園桃園地價 \t-_,.，。a1Z９\U00020000\u00e9"), max_size=40)
+       | st.text(max_size=40))
+def test_index_tokens_match_their_definition(text):
+    assert textindex.index_tokens(text) == _reference_tokens(text)
 
 
 def _expected(*terms: str) -> set[int]:

@@ -236,7 +236,7 @@ class Command(BaseCommand):
     def _probe(self, options: dict) -> None:
         from citygov.core.errors import ServiceError
         from citygov.datagov.probe import ProbeSettings
-        from citygov.datagov.services import do_probe_links
+        from citygov.datagov.services import do_probe_links, probe_allow_list
 
         if options["timeout"] <= 0 or options["workers"] < 1 or options["interval"] < 0:
             raise CommandError("--timeout must be > 0, --workers >= 1, --interval >= 0 (參數超出範圍)",
@@ -245,7 +245,8 @@ class Command(BaseCommand):
         try:
             summary = do_probe_links(user, dataset_ids=options["dataset"], limit=options["limit"],
                                      settings=ProbeSettings(timeout=options["timeout"], workers=options["workers"],
-                                                            per_host_interval=options["interval"]))
+                                                            per_host_interval=options["interval"],
+                                                            allow=probe_allow_list()))
         except ServiceError as exc:
             raise CommandError(exc.message, returncode=EXIT_FAILURE) from None
         self.stdout.write(f"checked={summary.checked} ok={summary.ok} broken={summary.broken} "
