@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from citygov.core.roles import Role
+from citygov.core.tests.browser import PASSWORD
 
 # Fixtures shared by several apps' tests (the points programme is used by points tests and benches).
 pytest_plugins = ["citygov.points.tests.support", "citygov.core.tests.browser"]
@@ -84,7 +85,7 @@ def make_user(db):
     from citygov.core.models import User
 
     def make(username: str, role: str = Role.AGENCY_ADMIN, agencies=(), **extra):
-        user = User.objects.create_user(username=username, password="correct horse battery",  # noqa: S106
+        user = User.objects.create_user(username=username, password=PASSWORD,
                                         role=role, **extra)
         for agency in agencies:
             Membership.objects.create(user=user, agency=agency)

@@ -57,6 +57,16 @@ _BATCH = re.compile(r"B-([0-9]{8})")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def valid_bank_code(text: str) -> bool:
+    """A bank code as the instructions carry it: 3 digits, or 7 with the branch."""
+    return bool(_BANK_CODE.fullmatch(text))
+
+
+def valid_bank_account(text: str) -> bool:
+    """A bank account as the instructions carry it: digits (dashes allowed), at most 20."""
+    return bool(_ACCOUNT.fullmatch(text))
+
+
 def batch_id_for(day: dt.date) -> str:
     """The batch id of a business day.
 
@@ -313,9 +323,9 @@ class RefundInstruction:
     def __post_init__(self) -> None:
         if not _REFUND.fullmatch(self.reference):
             raise ValueError(f"refund reference must be RF-YYYYMMDD-NN: {self.reference!r}")
-        if not _BANK_CODE.fullmatch(self.bank_code):
+        if not valid_bank_code(self.bank_code):
             raise ValueError(f"bank code must be 3 or 7 digits: {self.bank_code!r}")
-        if not _ACCOUNT.fullmatch(self.bank_account):
+        if not valid_bank_account(self.bank_account):
             raise ValueError(f"bank account must be digits (and dashes), at most 20: {self.bank_account!r}")
         if self.amount <= 0:
             raise ValueError("a refund is a positive amount")

@@ -199,13 +199,18 @@ def content_hash_of(payload: bytes) -> str:
 def signature_file(private_key: Ed25519PrivateKey | bytes, payload: bytes) -> bytes:
     """Sign ``payload`` and return the detached signature file (see the module docstring)."""
     key = _as_private(private_key)
-    signature = key.sign(bytes(payload))
+    signature = base64.b64encode(key.sign(bytes(payload))).decode("ascii")
+    return format_signature_file(key_fingerprint(key.public_key()), content_hash_of(payload), signature)
+
+
+def format_signature_file(fingerprint: str, content_hash: str, signature_b64: str) -> bytes:
+    """The detached signature file of a signature already made (key fingerprint, content hash, base64)."""
     lines = [
         f"citygov-points-signature: {SIGNATURE_FILE_VERSION}",
         f"algorithm: {ALGORITHM}",
-        f"key-fingerprint: {key_fingerprint(key.public_key())}",
-        f"content-hash: {content_hash_of(payload)}",
-        f"signature: {base64.b64encode(signature).decode('ascii')}",
+        f"key-fingerprint: {fingerprint}",
+        f"content-hash: {content_hash}",
+        f"signature: {signature_b64}",
     ]
     return ("\n".join(lines) + "\n").encode("ascii")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import re
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -35,8 +34,6 @@ from citygov.points.services.posting import InsufficientBalance, Leg, post, retr
 from citygov.points.services.settlement import check_settle, programme_tz, signing_key
 
 SOURCE_ACCOUNTS = {RefundSource.FUNDED: AccountKind.AGENCY_FUNDED, RefundSource.EXPIRED: AccountKind.EXPIRED}
-_BANK_CODE = re.compile(r"[0-9]{3}(?:[0-9]{4})?")
-_ACCOUNT = re.compile(r"[0-9][0-9-]{0,19}")
 MAX_AMOUNT = 10**12
 # What the change log keeps of a refund (the instruction JSON and signature are on the row itself).
 SNAPSHOT_FIELDS = ("reference", "agency", "source", "amount", "bank_code", "bank_account", "request_reference",
@@ -64,9 +61,9 @@ def _clean(agency_id, amount, source: str, bank_code: str, bank_account: str, re
     if source not in RefundSource.values:
         errors["source"] = [_("Refund from funded, unreserved points or from expired points.")]
     bank_code, bank_account = (bank_code or "").strip(), (bank_account or "").strip()
-    if not _BANK_CODE.fullmatch(bank_code):
+    if not instruction_engine.valid_bank_code(bank_code):
         errors["bank_code"] = [_("The bank code is 3 digits, or 7 with the branch.")]
-    if not _ACCOUNT.fullmatch(bank_account):
+    if not instruction_engine.valid_bank_account(bank_account):
         errors["bank_account"] = [_("The account is digits (dashes allowed), at most 20.")]
     request_reference = (request_reference or "").strip()
     if not 3 <= len(request_reference) <= 60:
@@ -192,10 +189,4 @@ def refund_signature_file(refund: AgencyRefund) -> bytes | None:
     """The detached signature file of a signed refund instruction (the same layout as a batch's)."""
     if not refund.signature:
         return None
-    return "".join(f"{name}: {value}\n" for name, value in (
-        ("citygov-points-signature", signing_keys.SIGNATURE_FILE_VERSION),
-        ("algorithm", signing_keys.ALGORITHM),
-        ("key-fingerprint", refund.key_fingerprint),
-        ("content-hash", refund.content_hash),
-        ("signature", refund.signature),
-    )).encode("ascii")
+    return signing_keys.format_signature_file(refund.key_fingerprint, refund.content_hash, refund.signature)

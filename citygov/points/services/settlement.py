@@ -402,13 +402,7 @@ def instruction_files(batch: SettlementBatch, *, with_pdf: bool = True) -> Instr
             batch=batch.batch_id), code="instruction_mismatch")
     signature = None
     if batch.signature:
-        signature = "".join(f"{name}: {value}\n" for name, value in (
-            ("citygov-points-signature", signing_keys.SIGNATURE_FILE_VERSION),
-            ("algorithm", signing_keys.ALGORITHM),
-            ("key-fingerprint", batch.key_fingerprint),
-            ("content-hash", batch.content_hash),
-            ("signature", batch.signature),
-        )).encode("ascii")
+        signature = signing_keys.format_signature_file(batch.key_fingerprint, batch.content_hash, batch.signature)
     pdf = instruction_engine.to_pdf(document, generated_at=batch.built_at) if with_pdf else b""
     return InstructionFiles(json=payload, csv=instruction_engine.to_csv(document), pdf=pdf, signature=signature)
 

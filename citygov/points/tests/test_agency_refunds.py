@@ -12,7 +12,7 @@ import io
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from citygov.core.errors import Conflict, Forbidden, InvalidInput
@@ -98,8 +98,10 @@ def test_a_refund_cannot_take_more_than_the_agency_has_and_every_field_is_checke
         instruct(p, amount=90_001)
     assert caught.value.code == "insufficient_points" and "90,000" in caught.value.message
     with pytest.raises(InvalidInput) as caught:
-        instruct(p, amount=0, source="bonus", bank_code="12", bank_account="abc", request_reference="")
-    assert set(caught.value.fields) == {"amount", "source", "bank_code", "bank_account", "request_reference"}
+        instruct(p, agency_id="no-such-agency", amount=0, source="bonus", bank_code="12", bank_account="abc",
+                 request_reference="")
+    assert set(caught.value.fields) == {"agency", "amount", "source", "bank_code", "bank_account",
+                                        "request_reference"}
     with pytest.raises(InvalidInput):
         instruct(p, source="expired")  # nothing has expired yet
     assert not AgencyRefund.objects.exists()
@@ -213,6 +215,18 @@ def test_refund_agency_command(programme, tmp_path):
     summary = json.loads(out.getvalue())
     assert summary["amount"] == 1200 and summary["reference"].startswith("RF-")
     assert (tmp_path / f"{summary['reference']}.json").read_bytes() == AgencyRefund.objects.get().instruction.encode()
+
+    with pytest.raises(CommandError) as unknown:
+        call_command("points", "refund-agency", "--agency", "no-such-agency", "--amount", "1", "--from", "funded",
+                     "--bank-code", ACCOUNT[0], "--bank-account", ACCOUNT[1], "--request", "府社助字第5號",
+                     "--user", "operator")
+    assert unknown.value.returncode == 2 and "查無此機關" in str(unknown.value)
+    with pytest.raises(CommandError) as too_much:
+        call_command("points", "refund-agency", "--agency", programme.agency.code, "--amount", "10000000",
+                     "--from", "funded", "--bank-code", ACCOUNT[0], "--bank-account", ACCOUNT[1],
+                     "--request", "府社助字第6號", "--user", "operator")
+    assert too_much.value.returncode == 2 and "amount" in str(too_much.value)
+    assert AgencyRefund.objects.count() == 1
 
 
 def test_pages_and_api(programme, client_for):

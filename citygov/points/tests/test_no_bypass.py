@@ -45,10 +45,7 @@ def test_every_transfer_kind_and_the_account_pairs_it_may_connect():
 
 
 def test_only_the_reconciliation_posts_a_settle_transfer():
-    users = sorted(str(path.relative_to(POINTS)) for path in POINTS.rglob("*.py")
-                   if "tests" not in path.parts and "migrations" not in path.parts
-                   and "TransferKind.SETTLE" in path.read_text(encoding="utf-8"))
-    assert users == ["models/ledger.py", "services/reconciliation.py"]
+    assert _sources_with("TransferKind.SETTLE") == ["models/ledger.py", "services/reconciliation.py"]
 
 
 def _sources_with(text: str) -> list[str]:
